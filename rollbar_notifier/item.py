@@ -1,0 +1,74 @@
+"""From an :class:`Event` to the bytes to send: payload, scrub, ``before_send``, truncate.
+
+This is the whole off-thread data path in one place, so the worker, blocking mode and
+the 413 rebuild all produce items the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, Optional
+
+from .capture import Event
+from .config import Config
+from .payload import build_payload
+from .scrub import Scrubber
+from .truncate import fit
+
+log = logging.getLogger(__name__)
+
+
+class ItemBuilder:
+    """Builds encoded items for one config; cheap to call from any thread."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        secrets = (config.access_token,) if config.access_token else ()
+        self.scrubber = Scrubber(config.scrub_fields, secrets)
+
+    def build(self, event: Event, limit: Optional[int] = None) -> Optional[bytes]:
+        """The encoded item, or ``None`` when ``before_send`` dropped it. Never raises."""
+        limit = limit or self.config.max_body_bytes
+        try:
+            payload = self.scrubber.scrub(build_payload(event, self.config))
+        except Exception:
+            log.warning("rollbar_notifier could not build an item; sending a minimal one",
+                        exc_info=True)
+            payload = self._fallback(event)
+        payload = self._before_send(payload)
+        if payload is None:
+            return None
+        return fit(payload, limit)
+
+    def _before_send(self, payload: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+        hook = self.config.before_send
+        if hook is None:
+            return payload
+        try:
+            result = hook(payload)
+        except Exception:
+            log.warning("rollbar_notifier: before_send raised; sending the item unchanged",
+                        exc_info=True)
+            return payload
+        if result is None:
+            return None
+        if not isinstance(result, dict):
+            log.warning("rollbar_notifier: before_send returned %s, not a dict; sending the "
+                        "item unchanged", type(result).__name__)
+            return payload
+        return result
+
+    def _fallback(self, event: Event) -> Dict[str, Any]:
+        body: Dict[str, Any]
+        if event.traces:
+            first = event.traces[0]
+            body = {"trace": {
+                "frames": [{"filename": f.filename, "lineno": f.lineno, "method": f.method}
+                           for f in first.frames],
+                "exception": {"class": first.class_name, "message": first.message},
+            }}
+        else:
+            body = {"message": {"body": event.message or ""}}
+        return {"data": {"environment": self.config.environment, "level": event.level,
+                         "timestamp": event.timestamp, "uuid": event.uuid,
+                         "language": "python", "platform": self.config.platform, "body": body}}

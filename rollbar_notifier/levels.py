@@ -1,0 +1,35 @@
+"""Rollbar's five levels, and the one mapping from the names and numbers users pass."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Tuple
+
+LEVELS: Tuple[str, ...] = ("debug", "info", "warning", "error", "critical")
+
+_ALIASES = {"warn": "warning", "fatal": "critical", "exception": "error", "notset": "debug"}
+
+
+def from_logging(levelno: int) -> str:
+    """Map a logging level number to Rollbar's level; custom levels fall to the one below."""
+    if levelno >= logging.CRITICAL:
+        return "critical"
+    if levelno >= logging.ERROR:
+        return "error"
+    if levelno >= logging.WARNING:
+        return "warning"
+    if levelno >= logging.INFO:
+        return "info"
+    return "debug"
+
+
+def normalize_level(level: Any) -> str:
+    """Return one of :data:`LEVELS` for a name or logging number, or raise ``ValueError``."""
+    if isinstance(level, int) and not isinstance(level, bool):
+        return from_logging(level)
+    if isinstance(level, str):
+        name = level.strip().lower()
+        name = _ALIASES.get(name, name)
+        if name in LEVELS:
+            return name
+    raise ValueError(f"unknown level {level!r}; use one of {', '.join(LEVELS)} or a logging level")

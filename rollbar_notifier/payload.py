@@ -1,0 +1,152 @@
+"""Build the Rollbar item (``{"data": {...}}``) from an :class:`Event` and the config.
+
+Runs off the caller's thread: this is where source lines are read and where the SPEC's
+length rules are applied, so that the server never rejects a field we chose to send.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import linecache
+import os
+import sys
+from typing import Any, Dict, List, Optional
+
+from ._version import __version__
+from .capture import Event, Frame, Trace
+from .config import Config
+
+NOTIFIER_NAME = "rollbar_notifier"
+CONTEXT_LINES = 3
+MAX_SOURCE_LINE = 500
+MAX_FINGERPRINT = 40
+MAX_TITLE = 255
+MAX_CONTEXT = 255
+MAX_ENVIRONMENT = 255
+
+
+def build_payload(event: Event, config: Config) -> Dict[str, Any]:
+    """Return the complete item for ``event``; every optional field present only when set."""
+    data: Dict[str, Any] = {
+        "environment": config.environment[:MAX_ENVIRONMENT],
+        "level": event.level,
+        "timestamp": event.timestamp,
+        "uuid": event.uuid,
+        "language": "python",
+        "platform": config.platform,
+        "body": _body(event),
+        "server": _server(config),
+        "notifier": {"name": NOTIFIER_NAME, "version": __version__},
+        "custom": {"thread": event.thread, **(event.extra or {})},
+    }
+    optional = {
+        "framework": config.framework,
+        "code_version": config.code_version,
+        "context": event.context[:MAX_CONTEXT] if event.context else None,
+        "request": event.request,
+        "person": event.person,
+        "fingerprint": fingerprint(event.fingerprint) if event.fingerprint else None,
+        "title": event.title[:MAX_TITLE] if event.title else None,
+    }
+    data.update((key, value) for key, value in optional.items() if value is not None)
+    return {"data": data}
+
+
+def fingerprint(value: str) -> str:
+    """SPEC: a fingerprint over 40 characters is replaced by its SHA-1 hex digest."""
+    if len(value) <= MAX_FINGERPRINT:
+        return value
+    return hashlib.sha1(value.encode("utf-8", "replace")).hexdigest()
+
+
+def _body(event: Event) -> Dict[str, Any]:
+    body: Dict[str, Any]
+    if not event.traces:
+        body = {"message": {"body": event.message or ""}}
+    elif len(event.traces) == 1:
+        body = {"trace": _trace(event.traces[0], event.description)}
+    else:
+        body = {"trace_chain": [
+            _trace(trace, event.description if index == 0 else None)
+            for index, trace in enumerate(event.traces)
+        ]}
+    if event.telemetry:
+        body["telemetry"] = event.telemetry
+    return body
+
+
+def _trace(trace: Trace, description: Optional[str]) -> Dict[str, Any]:
+    exception: Dict[str, Any] = {"class": trace.class_name, "message": trace.message}
+    if description:
+        exception["description"] = description
+    result: Dict[str, Any] = {"frames": [_frame(frame) for frame in trace.frames],
+                              "exception": exception}
+    if trace.omitted_frames:
+        result["omitted_frames"] = trace.omitted_frames
+    return result
+
+
+def _frame(frame: Frame) -> Dict[str, Any]:
+    result: Dict[str, Any] = {"filename": frame.filename, "lineno": frame.lineno,
+                              "method": frame.method}
+    if frame.class_name:
+        result["class_name"] = frame.class_name
+    result.update(_source(frame.filename, frame.lineno))
+    if frame.argspec:
+        result["argspec"] = frame.argspec
+    if frame.varargspec:
+        result["varargspec"] = frame.varargspec
+    if frame.keywordspec:
+        result["keywordspec"] = frame.keywordspec
+    if frame.locals is not None:
+        result["locals"] = frame.locals
+    return result
+
+
+def _source(filename: str, lineno: Optional[int]) -> Dict[str, Any]:
+    """The frame's line and its neighbours, from linecache (primed lazily at capture)."""
+    if not lineno:
+        return {}
+    try:
+        lines = linecache.getlines(filename)
+    except Exception:
+        return {}
+    if not 0 < lineno <= len(lines):
+        return {}
+
+    def clean(line: str) -> str:
+        return line.rstrip("\r\n")[:MAX_SOURCE_LINE]
+
+    start = max(lineno - 1 - CONTEXT_LINES, 0)
+    return {
+        "code": clean(lines[lineno - 1]),
+        "context": {
+            "pre": [clean(line) for line in lines[start:lineno - 1]],
+            "post": [clean(line) for line in lines[lineno:lineno + CONTEXT_LINES]],
+        },
+    }
+
+
+def _server(config: Config) -> Dict[str, Any]:
+    server: Dict[str, Any] = {
+        "host": config.host,
+        "root": config.root,
+        "pid": os.getpid(),
+        "argv": list(sys.argv),
+        "python": sys.version.split()[0],
+    }
+    if config.branch:
+        server["branch"] = config.branch
+    if config.code_version:
+        server["code_version"] = config.code_version
+    return server
+
+
+def trace_list(payload: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """Every trace in ``payload`` (trace or trace_chain), tolerating a reshaped payload."""
+    data = payload.get("data")
+    body = data.get("body") if isinstance(data, dict) else None
+    if not isinstance(body, dict):
+        return []
+    traces = [body["trace"]] if "trace" in body else body.get("trace_chain")
+    return [trace for trace in traces or () if isinstance(trace, dict)]

@@ -1,0 +1,204 @@
+"""Encode a payload and make it fit the server's body limit, cutting the least useful first.
+
+Sizes are measured on the exact UTF-8 bytes that will be sent. Each step of the ladder
+runs only while the body is still too large, and the last step builds a minimal item
+that always fits and still names the exception class, its message and the innermost
+frames. What was cut is recorded in ``data.notifier.diagnostic`` so nobody is misled.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from .capture import Limits, safe_str, snapshot
+from .config import MAX_BODY_BYTES
+from .payload import trace_list
+
+log = logging.getLogger(__name__)
+
+Payload = Dict[str, Any]
+
+FRAMES_KEPT: Tuple[Tuple[int, int], ...] = ((10, 40), (2, 10))
+"""(outermost, innermost) frames kept per trace by the successive frame steps."""
+STRING_CAPS: Tuple[int, ...] = (1024, 256, 64)
+CONTAINER_CAPS: Dict[int, int] = {1024: 50, 256: 20, 64: 5}
+"""Items kept per list or object at each string cap: wide data shrinks with long data."""
+MINIMAL_SHAPES: Tuple[Tuple[int, int], ...] = ((10, 1024), (3, 255), (1, 60))
+"""(innermost frames, string cap) tried in turn for the minimal item."""
+_KEEP_WHOLE = frozenset({"environment", "uuid", "level", "class", "filename", "method"})
+"""Strings that identify the item; the string steps leave them for the minimal step."""
+_USER_DATA = frozenset({"locals", "custom", "request", "person", "telemetry", "argv", "client"})
+"""Where the program's own data lives: only there may the string steps drop items."""
+
+
+def encode(payload: Any) -> bytes:
+    """The exact bytes sent: compact UTF-8 JSON, valid even for lone surrogates or NaN."""
+    try:
+        text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError, RecursionError):
+        text = json.dumps(snapshot(payload, _SANITIZE), ensure_ascii=False,
+                          separators=(",", ":"), allow_nan=False)
+    return text.encode("utf-8", "replace")
+
+
+_SANITIZE = Limits(max_string=MAX_BODY_BYTES, max_items=10000, max_depth=40,
+                                   max_nodes=200000)
+
+
+def fit(payload: Payload, limit: int = MAX_BODY_BYTES) -> bytes:
+    """Return the encoded payload, shrunk by the ladder until it is at most ``limit`` bytes."""
+    body = encode(payload)
+    if len(body) <= limit:
+        return body
+    original = len(body)
+    work: Payload = json.loads(body)
+    steps: List[str] = []
+    for name, step in _LADDER:
+        step(work)
+        steps.append(name)
+        body = _with_diagnostic(work, original, steps)
+        if len(body) <= limit:
+            return body
+    for frames, cap in MINIMAL_SHAPES:
+        body = _with_diagnostic(_minimal(work, frames, cap), original, [*steps, "minimal"])
+        if len(body) <= limit:
+            break
+    log.debug("rollbar_notifier truncated an item from %d to %d bytes", original, len(body))
+    return body
+
+
+def _with_diagnostic(work: Payload, original: int, steps: List[str]) -> bytes:
+    data = work.setdefault("data", {})
+    notifier = data.get("notifier")
+    if not isinstance(notifier, dict):
+        notifier = data["notifier"] = {}
+    diagnostic = notifier.get("diagnostic")
+    if not isinstance(diagnostic, dict):
+        diagnostic = notifier["diagnostic"] = {}
+    diagnostic["truncated"] = {"original_bytes": original, "steps": list(steps)}
+    return encode(work)
+
+
+def _frames_step(head: int, tail: int) -> Callable[[Payload], None]:
+    def step(work: Payload) -> None:
+        for trace in trace_list(work):
+            frames = trace.get("frames")
+            if isinstance(frames, list) and len(frames) > head + tail:
+                omitted = len(frames) - head - tail
+                del frames[head:len(frames) - tail]
+                previous = trace.get("omitted_frames")
+                trace["omitted_frames"] = omitted + (previous if isinstance(previous, int) else 0)
+    return step
+
+
+def _frames(work: Payload) -> List[List[Dict[str, Any]]]:
+    """Every trace's frames that are objects: a before_send hook may have sent anything."""
+    return [[f for f in trace.get("frames", ()) if isinstance(f, dict)]
+            if isinstance(trace.get("frames"), list) else [] for trace in trace_list(work)]
+
+
+def _drop_outer_locals(work: Payload) -> None:
+    for index, frames in enumerate(_frames(work)):
+        keep = frames[-1] if index == 0 and frames else None
+        for frame in frames:
+            if frame is not keep:
+                frame.pop("locals", None)
+
+
+def _drop_all_locals(work: Payload) -> None:
+    for frames in _frames(work):
+        for frame in frames:
+            frame.pop("locals", None)
+
+
+def _strings_step(cap: int) -> Callable[[Payload], None]:
+    items = CONTAINER_CAPS[cap]
+
+    def shrink(value: Any, key: Optional[str], user: bool) -> Any:
+        user = user or key in _USER_DATA
+        if isinstance(value, str):
+            return value if key in _KEEP_WHOLE or len(value) <= cap else value[:cap] + "..."
+        if isinstance(value, dict):
+            kept = list(value.items())[:items] if user else value.items()
+            return {k: shrink(v, k, user) for k, v in kept}
+        if isinstance(value, list):
+            return [shrink(v, None, user) for v in (value[:items] if user else value)]
+        return value
+
+    def step(work: Payload) -> None:
+        work["data"] = shrink(work.get("data", {}), None, False)
+    return step
+
+
+def _drop_context(work: Payload) -> None:
+    for frames in _frames(work):
+        for frame in frames:
+            frame.pop("context", None)
+
+
+def _drop_extras(work: Payload) -> None:
+    data = work.get("data", {})
+    body = data.get("body", {})
+    if isinstance(body, dict):
+        body.pop("telemetry", None)
+    for key in ("request", "custom", "person", "client"):
+        data.pop(key, None)
+
+
+_LADDER: Tuple[Tuple[str, Callable[[Payload], None]], ...] = (
+    *((f"frames_{head}_{tail}", _frames_step(head, tail)) for head, tail in FRAMES_KEPT),
+    ("locals_outer", _drop_outer_locals),
+    ("locals_all", _drop_all_locals),
+    *((f"strings_{cap}", _strings_step(cap)) for cap in STRING_CAPS),
+    ("context_lines", _drop_context),
+    ("request_custom_telemetry", _drop_extras),
+)
+
+
+def _minimal(work: Payload, max_frames: int, cap: int) -> Payload:
+    """The smallest useful item: identity, exception class and message, innermost frames."""
+    data = work.get("data", {}) if isinstance(work.get("data"), dict) else {}
+    keep = ("environment", "level", "timestamp", "uuid", "language", "platform",
+            "framework", "code_version", "context", "fingerprint", "title")
+    minimal: Dict[str, Any] = {k: _cut(data[k], cap) for k in keep if data.get(k) is not None}
+    minimal.setdefault("environment", "unknown")
+    notifier = data.get("notifier") if isinstance(data.get("notifier"), dict) else {}
+    minimal["notifier"] = {k: _cut(notifier[k], cap) for k in ("name", "version") if k in notifier}
+    minimal["body"] = _minimal_body(data.get("body"), max_frames, cap)
+    return {"data": minimal}
+
+
+def _minimal_body(body: Any, max_frames: int, cap: int) -> Dict[str, Any]:
+    body = body if isinstance(body, dict) else {}
+    trace = body.get("trace")
+    chain = body.get("trace_chain")
+    if trace is None and isinstance(chain, list) and chain:
+        trace = chain[0]
+    if isinstance(trace, dict):
+        exception = trace.get("exception") if isinstance(trace.get("exception"), dict) else {}
+        frames = trace.get("frames") if isinstance(trace.get("frames"), list) else []
+        return {"trace": {
+            "frames": [_minimal_frame(frame, cap) for frame in frames[-max_frames:]],
+            "exception": {"class": _cut(exception.get("class", "Exception"), max(cap, 255)),
+                          "message": _cut(exception.get("message", ""), cap)},
+        }}
+    message = body.get("message") if isinstance(body.get("message"), dict) else {}
+    return {"message": {"body": _cut(message.get("body", ""), cap)}}
+
+
+def _minimal_frame(frame: Any, cap: int) -> Dict[str, Any]:
+    frame = frame if isinstance(frame, dict) else {}
+    result = {"filename": _cut(frame.get("filename", "<unknown>"), max(cap, 255)),
+              "method": _cut(frame.get("method", "?"), max(cap, 255))}
+    if isinstance(frame.get("lineno"), int):
+        result["lineno"] = frame["lineno"]
+    return result
+
+
+def _cut(value: Any, cap: int) -> Any:
+    if isinstance(value, (int, float, bool)):
+        return value
+    text = safe_str(value)
+    return text if len(text) <= cap else text[:cap] + "..."
