@@ -18,8 +18,9 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Mapping as AbcMapping
 from types import FrameType, TracebackType
-from typing import Any, Dict, List, Mapping, Optional, Set, Tuple, Type, Union
+from typing import Any, Dict, List, Optional, Set, Tuple, Type, Union
 
 from .levels import normalize_level
 
@@ -44,6 +45,8 @@ MAX_NAME = 1024
 
 ExcInfo = Tuple[Type[BaseException], BaseException, Optional[TracebackType]]
 ExceptionArg = Union[BaseException, ExcInfo, Tuple[None, None, None], None]
+
+_CONTAINERS = (AbcMapping, list, tuple, set, frozenset)
 
 _GROUPS: Tuple[type, ...] = tuple(
     group for group in (getattr(builtins, "BaseExceptionGroup", None),) if group is not None
@@ -106,28 +109,45 @@ def _fallback(value: Any) -> str:
 class Limits:
     """How much of a value is copied at capture: decided before looking at its size.
 
-    ``max_nodes`` bounds the whole copy, since per-container limits multiply with depth.
+    ``max_nodes`` and ``max_chars`` bound the whole copy, since per-container limits
+    multiply with depth.
     """
 
     max_string: int = MAX_STRING
     max_items: int = MAX_ITEMS
     max_depth: int = MAX_DEPTH
     max_nodes: int = 300
+    max_chars: int = 65536
 
 
 LOCALS_LIMITS = Limits()
 FRAME_LIMITS = Limits(max_nodes=500)
 EXTRA_LIMITS = Limits(max_string=EXTRA_MAX_STRING, max_items=EXTRA_MAX_ITEMS, max_depth=6,
-                      max_nodes=5000)
+                      max_nodes=5000, max_chars=262144)
+PAYLOAD_LIMITS = Limits(max_string=131072, max_items=1000, max_depth=32, max_nodes=50000,
+                        max_chars=524288)
+"""For whole payloads reshaped by a ``before_send`` hook: bounded like everything else."""
 
 
 class _Budget:
-    __slots__ = ("limits", "nodes", "seen")
+    __slots__ = ("chars", "limits", "memo", "nodes", "seen")
 
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: Limits, memo: Optional[Dict[int, Any]] = None) -> None:
         self.limits = limits
         self.nodes = limits.max_nodes
+        self.chars = limits.max_chars
         self.seen: Set[int] = set()
+        self.memo = memo
+        """Containers already copied in this capture: an argument passed down 200 frames
+        is copied once. Ids are stable because the frames keep the objects alive."""
+
+    def cut(self, text: str, limit: int) -> str:
+        """``text`` within both its own limit and what is left of the whole budget."""
+        keep = max(min(limit, self.chars), 0)
+        self.chars -= min(len(text), keep)
+        if len(text) <= keep:
+            return str(text)
+        return str(text[:keep]) + f"... ({len(text)} chars)"
 
 
 def snapshot(value: Any, limits: Limits = LOCALS_LIMITS) -> Any:
@@ -140,38 +160,51 @@ def snapshot(value: Any, limits: Limits = LOCALS_LIMITS) -> Any:
     return _snapshot(value, _Budget(limits), 0)
 
 
+_SCALARS = (type(None), bool, float)
+
+
 def _snapshot(value: Any, budget: _Budget, depth: int) -> Any:
     limits = budget.limits
     budget.nodes -= 1
+    kind = type(value)
     try:
-        if value is None or isinstance(value, bool):
-            return value
-        if isinstance(value, int):
-            return value if -(2**63) <= value < 2**63 else safe_repr(value, limits.max_string)
-        if isinstance(value, float):
-            return value if math.isfinite(value) else repr(value)
+        if kind is str:
+            return budget.cut(value, limits.max_string)
+        if kind is int or isinstance(value, int) and kind is not bool:
+            return value if -(2**63) <= value < 2**63 else safe_repr(value, 100)
+        if kind in _SCALARS:
+            return value if kind is not float or math.isfinite(value) else repr(value)
         if isinstance(value, str):
-            if len(value) <= limits.max_string:
-                return str(value)
-            return str(value[: limits.max_string]) + f"... ({len(value)} chars)"
-        if isinstance(value, (Mapping, list, tuple, set, frozenset)):
-            if depth >= limits.max_depth or budget.nodes <= 0:
-                return safe_repr(value, min(limits.max_string, 200))
-            if id(value) in budget.seen:
-                return f"<cycle {type(value).__qualname__}>"
-            budget.seen.add(id(value))
-            try:
-                if isinstance(value, Mapping):
-                    return _snapshot_mapping(value, budget, depth)
-                return _snapshot_sequence(value, budget, depth)
-            finally:
-                budget.seen.discard(id(value))
-        return safe_repr(value, limits.max_string)
+            return budget.cut(str(value), limits.max_string)
+        if kind in (dict, list, tuple) or isinstance(value, _CONTAINERS):
+            return _snapshot_container(value, budget, depth)
+        return budget.cut(safe_repr(value, limits.max_string), limits.max_string)
     except Exception:
         return _fallback(value)
 
 
-def _snapshot_mapping(value: Mapping, budget: _Budget, depth: int) -> Dict[str, Any]:
+def _snapshot_container(value: Any, budget: _Budget, depth: int) -> Any:
+    key = id(value)
+    if budget.memo is not None and key in budget.memo:
+        return budget.memo[key]
+    if depth >= budget.limits.max_depth or budget.nodes <= 0:
+        return safe_repr(value, min(budget.limits.max_string, 200))
+    if key in budget.seen:
+        return f"<cycle {type(value).__qualname__}>"
+    budget.seen.add(key)
+    try:
+        if isinstance(value, AbcMapping):
+            result: Any = _snapshot_mapping(value, budget, depth)
+        else:
+            result = _snapshot_sequence(value, budget, depth)
+    finally:
+        budget.seen.discard(key)
+    if budget.memo is not None:
+        budget.memo[key] = result
+    return result
+
+
+def _snapshot_mapping(value: AbcMapping, budget: _Budget, depth: int) -> Dict[str, Any]:
     result: Dict[str, Any] = {}
     for index, (key, item) in enumerate(value.items()):
         if index >= budget.limits.max_items or budget.nodes <= 0:
@@ -282,7 +315,8 @@ def capture_stack(frame: Optional[FrameType], capture_locals: bool = True) -> Li
         frames.append(frame)
         frame = frame.f_back
     frames.reverse()
-    return [_frame(f, f.f_lineno, capture_locals and i >= len(frames) - MAX_LOCALS_FRAMES)
+    memo: Dict[int, Any] = {}
+    return [_frame(f, f.f_lineno, capture_locals and i >= len(frames) - MAX_LOCALS_FRAMES, memo)
             for i, f in enumerate(frames)]
 
 
@@ -324,6 +358,7 @@ def _person(person: Any) -> Optional[Dict[str, Any]]:
 def _chain(exc: BaseException, tb: Optional[TracebackType], capture_locals: bool) -> List[Trace]:
     """The reported exception first, then group members, then its cause or context."""
     traces: List[Trace] = []
+    memo: Dict[int, Any] = {}
     seen: set = set()
     pending: List[Tuple[BaseException, Optional[TracebackType]]] = [(exc, tb)]
     while pending and len(traces) < MAX_CHAIN:
@@ -331,7 +366,7 @@ def _chain(exc: BaseException, tb: Optional[TracebackType], capture_locals: bool
         if id(current) in seen:
             continue
         seen.add(id(current))
-        traces.append(_trace(current, current_tb, capture_locals))
+        traces.append(_trace(current, current_tb, capture_locals, memo))
         members = getattr(current, "exceptions", None) if isinstance(current, _GROUPS) else None
         following = [(m, m.__traceback__) for m in (members or ()) if isinstance(m, BaseException)]
         cause = _cause(current)
@@ -349,7 +384,8 @@ def _cause(exc: BaseException) -> Optional[BaseException]:
     return exc.__context__
 
 
-def _trace(exc: BaseException, tb: Optional[TracebackType], capture_locals: bool) -> Trace:
+def _trace(exc: BaseException, tb: Optional[TracebackType], capture_locals: bool,
+           memo: Dict[int, Any]) -> Trace:
     entries: List[Tuple[FrameType, int]] = []
     total = 0
     while tb is not None:
@@ -359,7 +395,7 @@ def _trace(exc: BaseException, tb: Optional[TracebackType], capture_locals: bool
             del entries[MAX_FRAMES_HEAD]
         tb = tb.tb_next
     locals_from = len(entries) - MAX_LOCALS_FRAMES
-    frames = [_frame(f, lineno, capture_locals and i >= locals_from)
+    frames = [_frame(f, lineno, capture_locals and i >= locals_from, memo)
               for i, (f, lineno) in enumerate(entries)]
     return Trace(
         class_name=safe_str(getattr(type(exc), "__qualname__", "Exception"), 255),
@@ -369,7 +405,8 @@ def _trace(exc: BaseException, tb: Optional[TracebackType], capture_locals: bool
     )
 
 
-def _frame(frame: FrameType, lineno: Optional[int], with_locals: bool) -> Frame:
+def _frame(frame: FrameType, lineno: Optional[int], with_locals: bool,
+           memo: Dict[int, Any]) -> Frame:
     code = frame.f_code
     nargs = code.co_argcount + code.co_kwonlyargcount
     names = code.co_varnames
@@ -387,14 +424,14 @@ def _frame(frame: FrameType, lineno: Optional[int], with_locals: bool) -> Frame:
         argspec=list(names[:nargs]),
         varargspec=varargspec,
         keywordspec=keywordspec,
-        locals=_locals(frame) if with_locals else None,
+        locals=_locals(frame, memo) if with_locals else None,
         class_name=class_name if class_name and class_name != "<locals>" else None,
     )
 
 
-def _locals(frame: FrameType) -> Dict[str, Any]:
+def _locals(frame: FrameType, memo: Dict[int, Any]) -> Dict[str, Any]:
     """All locals of a frame share one budget, so a frame costs the same however many."""
-    budget = _Budget(FRAME_LIMITS)
+    budget = _Budget(FRAME_LIMITS, memo)
     result: Dict[str, Any] = {}
     for index, (name, value) in enumerate(frame.f_locals.items()):
         if index >= MAX_LOCALS:

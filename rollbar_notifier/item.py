@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Dict, Optional
 
-from .capture import Event
+from .capture import PAYLOAD_LIMITS, Event, snapshot
 from .config import Config
 from .payload import build_payload
 from .scrub import Scrubber
@@ -56,7 +56,8 @@ class ItemBuilder:
             log.warning("rollbar_notifier: before_send returned %s, not a dict; sending the "
                         "item unchanged", type(result).__name__)
             return payload
-        return result
+        sanitized: Dict[str, Any] = snapshot(result, PAYLOAD_LIMITS)
+        return sanitized
 
     def _fallback(self, event: Event) -> Dict[str, Any]:
         body: Dict[str, Any]

@@ -79,7 +79,7 @@ class Scrubber:
         for secret in self._secrets:
             if secret in value:
                 value = value.replace(secret, SCRUBBED)
-        if key is not None and key.lower() in _STRING_KEYS and "=" in value:
+        if key is not None and key.lower() in _STRING_KEYS:
             return self._structured_string(value)
         return value
 
@@ -91,6 +91,8 @@ class Scrubber:
                 return json.dumps(self.scrub(json.loads(stripped)))
             except ValueError:
                 return value
+        if "=" not in value:
+            return value
         if "://" in value or value.startswith("/"):
             try:
                 parts = urlsplit(value)

@@ -12,7 +12,7 @@ import json
 import logging
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from .capture import Limits, safe_str, snapshot
+from .capture import PAYLOAD_LIMITS, safe_str, snapshot
 from .config import MAX_BODY_BYTES
 from .payload import trace_list
 
@@ -38,13 +38,9 @@ def encode(payload: Any) -> bytes:
     try:
         text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError, RecursionError):
-        text = json.dumps(snapshot(payload, _SANITIZE), ensure_ascii=False,
+        text = json.dumps(snapshot(payload, PAYLOAD_LIMITS), ensure_ascii=False,
                           separators=(",", ":"), allow_nan=False)
     return text.encode("utf-8", "replace")
-
-
-_SANITIZE = Limits(max_string=MAX_BODY_BYTES, max_items=10000, max_depth=40,
-                                   max_nodes=200000)
 
 
 def fit(payload: Payload, limit: int = MAX_BODY_BYTES) -> bytes:
