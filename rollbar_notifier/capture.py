@@ -72,8 +72,8 @@ class _BoundedRepr(reprlib.Repr):
             text += f"... ({len(x)} bytes)"
         return text
 
-    repr_bytearray = repr_bytes  # type: ignore[assignment]
-    repr_memoryview = repr_bytes  # type: ignore[assignment]
+    repr_bytearray = repr_bytes
+    repr_memoryview = repr_bytes
 
 
 _REPR = _BoundedRepr(MAX_STRING)
@@ -170,7 +170,7 @@ def _snapshot(value: Any, budget: _Budget, depth: int) -> Any:
     try:
         if kind is str:
             return budget.cut(value, limits.max_string)
-        if kind is int or isinstance(value, int) and kind is not bool:
+        if kind is int or (isinstance(value, int) and kind is not bool):
             return value if -(2**63) <= value < 2**63 else safe_repr(value, 100)
         if kind in _SCALARS:
             return value if kind is not float or math.isfinite(value) else repr(value)
@@ -204,7 +204,7 @@ def _snapshot_container(value: Any, budget: _Budget, depth: int) -> Any:
     return result
 
 
-def _snapshot_mapping(value: AbcMapping, budget: _Budget, depth: int) -> Dict[str, Any]:
+def _snapshot_mapping(value: AbcMapping[Any, Any], budget: _Budget, depth: int) -> Dict[str, Any]:
     result: Dict[str, Any] = {}
     for index, (key, item) in enumerate(value.items()):
         if index >= budget.limits.max_items or budget.nodes <= 0:
@@ -347,7 +347,7 @@ def _event(level: Any, default_level: str, **fields: Any) -> Event:
 def _person(person: Any) -> Optional[Dict[str, Any]]:
     if not person:
         return None
-    data = snapshot(dict(person), EXTRA_LIMITS)
+    data: Dict[str, Any] = snapshot(dict(person), EXTRA_LIMITS)
     if data.get("id") is None:
         log.warning("rollbar_notifier: person without an 'id' is not sent")
         return None
@@ -359,7 +359,7 @@ def _chain(exc: BaseException, tb: Optional[TracebackType], capture_locals: bool
     """The reported exception first, then group members, then its cause or context."""
     traces: List[Trace] = []
     memo: Dict[int, Any] = {}
-    seen: set = set()
+    seen: Set[int] = set()
     pending: List[Tuple[BaseException, Optional[TracebackType]]] = [(exc, tb)]
     while pending and len(traces) < MAX_CHAIN:
         current, current_tb = pending.pop(0)

@@ -73,7 +73,7 @@ class Config:
     framework: Optional[str] = _option(None)
     capture_locals: bool = _option(True, bool)
     scrub_fields: Tuple[str, ...] = _option((), tuple)
-    before_send: Optional[BeforeSend] = _option(None, None)
+    before_send: Optional[BeforeSend] = _option(None, None)  # noqa: RUF009 - a field()
     ignore: Tuple[Type[BaseException], ...] = _option((), None)
     mode: str = _option("thread")
     queue_size: int = _option(1000, int)
@@ -93,8 +93,10 @@ class Config:
 
     @classmethod
     def from_options(
-        cls, options: Optional[Mapping[str, Any]] = None, environ: Optional[Mapping[str, str]] = None
-    ) -> "Config":
+        cls,
+        options: Optional[Mapping[str, Any]] = None,
+        environ: Optional[Mapping[str, str]] = None,
+    ) -> Config:
         """Merge keyword options over ``ROLLBAR_*`` variables over defaults, then validate."""
         options = dict(options or {})
         environ = os.environ if environ is None else environ
@@ -116,14 +118,15 @@ class Config:
                     raise ValueError(f"{env_name}: {exc}") from None
         return cls(**values)._validated()
 
-    def _validated(self) -> "Config":
+    def _validated(self) -> Config:
         changes: Dict[str, Any] = {}
         if not isinstance(self.environment, str) or not 0 < len(self.environment) <= 255:
             raise ValueError("environment must be a non-empty string of at most 255 characters")
         changes["endpoint"] = _check_endpoint(self.endpoint)
         if self.token_scope not in (SERVER_SCOPE, CLIENT_SCOPE):
             raise ValueError(
-                f"token_scope must be {SERVER_SCOPE!r} or {CLIENT_SCOPE!r}, got {self.token_scope!r}"
+                f"token_scope must be {SERVER_SCOPE!r} or {CLIENT_SCOPE!r}, "
+                f"got {self.token_scope!r}"
             )
         changes["platform"] = self._checked_platform()
         if self.code_version is not None and len(str(self.code_version)) > 40:

@@ -155,37 +155,36 @@ _LADDER: Tuple[Tuple[str, Callable[[Payload], None]], ...] = (
 
 def _minimal(work: Payload, max_frames: int, cap: int) -> Payload:
     """The smallest useful item: identity, exception class and message, innermost frames."""
-    data = work.get("data", {}) if isinstance(work.get("data"), dict) else {}
+    data = _dict(work.get("data"))
     keep = ("environment", "level", "timestamp", "uuid", "language", "platform",
             "framework", "code_version", "context", "fingerprint", "title")
     minimal: Dict[str, Any] = {k: _cut(data[k], cap) for k in keep if data.get(k) is not None}
     minimal.setdefault("environment", "unknown")
-    notifier = data.get("notifier") if isinstance(data.get("notifier"), dict) else {}
+    notifier = _dict(data.get("notifier"))
     minimal["notifier"] = {k: _cut(notifier[k], cap) for k in ("name", "version") if k in notifier}
     minimal["body"] = _minimal_body(data.get("body"), max_frames, cap)
     return {"data": minimal}
 
 
 def _minimal_body(body: Any, max_frames: int, cap: int) -> Dict[str, Any]:
-    body = body if isinstance(body, dict) else {}
+    body = _dict(body)
     trace = body.get("trace")
-    chain = body.get("trace_chain")
-    if trace is None and isinstance(chain, list) and chain:
+    chain = _list(body.get("trace_chain"))
+    if trace is None and chain:
         trace = chain[0]
     if isinstance(trace, dict):
-        exception = trace.get("exception") if isinstance(trace.get("exception"), dict) else {}
-        frames = trace.get("frames") if isinstance(trace.get("frames"), list) else []
+        exception = _dict(trace.get("exception"))
+        frames = _list(trace.get("frames"))
         return {"trace": {
             "frames": [_minimal_frame(frame, cap) for frame in frames[-max_frames:]],
             "exception": {"class": _cut(exception.get("class", "Exception"), max(cap, 255)),
                           "message": _cut(exception.get("message", ""), cap)},
         }}
-    message = body.get("message") if isinstance(body.get("message"), dict) else {}
-    return {"message": {"body": _cut(message.get("body", ""), cap)}}
+    return {"message": {"body": _cut(_dict(body.get("message")).get("body", ""), cap)}}
 
 
 def _minimal_frame(frame: Any, cap: int) -> Dict[str, Any]:
-    frame = frame if isinstance(frame, dict) else {}
+    frame = _dict(frame)
     result = {"filename": _cut(frame.get("filename", "<unknown>"), max(cap, 255)),
               "method": _cut(frame.get("method", "?"), max(cap, 255))}
     if isinstance(frame.get("lineno"), int):
@@ -198,3 +197,12 @@ def _cut(value: Any, cap: int) -> Any:
         return value
     text = safe_str(value)
     return text if len(text) <= cap else text[:cap] + "..."
+
+
+def _dict(value: Any) -> Dict[str, Any]:
+    """``value`` if it is an object, else an empty one: the payload may be reshaped."""
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> List[Any]:
+    return value if isinstance(value, list) else []
