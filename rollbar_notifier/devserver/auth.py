@@ -1,0 +1,48 @@
+"""Tokens and scopes: which token a request carries and whether it may do the call."""
+
+from __future__ import annotations
+
+from typing import Any, Collection, Mapping, Optional
+
+from .messages import ApiError, Request
+
+SCOPES = ("post_server_item", "post_client_item", "read", "write")
+CLIENT_PLATFORMS = frozenset({"browser", "android", "ios", "flash", "client"})
+TOKEN_HEADER = "X-Rollbar-Access-Token"
+
+
+def request_token(request: Request, fields: Optional[Mapping[str, Any]] = None) -> Optional[str]:
+    """The header token, else the deprecated `access_token` parameter (query, then body)."""
+    candidates = (
+        request.headers.get(TOKEN_HEADER.lower()),
+        request.query.get("access_token"),
+        (fields or {}).get("access_token"),
+    )
+    for token in candidates:
+        if isinstance(token, str) and token:
+            return token
+    return None
+
+
+def authorize(
+    tokens: Mapping[str, Collection[str]], token: Optional[str], needed: Collection[str]
+) -> None:
+    """Raise 403 unless `token` is known and has one of the `needed` scopes."""
+    if token is None:
+        raise ApiError(403, "access token required")
+    scopes = tokens.get(token)
+    if scopes is None:
+        raise ApiError(403, "invalid access token")
+    if not any(scope in scopes for scope in needed):
+        raise ApiError(
+            403,
+            f"insufficient privileges: {' or '.join(needed)} scope is required "
+            f"but the access token only has {', '.join(sorted(scopes))}.",
+        )
+
+
+def item_scopes(platform: Any) -> Collection[str]:
+    """`post_client_item` may only post items whose platform is client-side."""
+    if platform in CLIENT_PLATFORMS:
+        return ("post_server_item", "post_client_item")
+    return ("post_server_item",)

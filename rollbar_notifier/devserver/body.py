@@ -1,0 +1,137 @@
+"""Reading and decoding request bodies within Rollbar's 128 KB limit.
+
+The size is decided from Content-Length before reading, so an oversized post costs
+the server nothing; chunked bodies are counted while they are read.
+"""
+
+from __future__ import annotations
+
+import email.parser
+import email.policy
+import json
+import socket
+from io import BufferedIOBase
+from typing import Any, Dict, List, Mapping, Tuple
+from urllib.parse import parse_qsl
+
+from .messages import ApiError
+
+MAX_BODY = 131072
+_MAX_CHUNK_LINE = 1024
+_MAX_TRAILERS = 64
+
+
+def too_large() -> ApiError:
+    return ApiError(413, f"request body is larger than {MAX_BODY} bytes")
+
+
+def content_length(headers: Mapping[str, str]) -> int:
+    text = headers.get("content-length")
+    if text is None:
+        return 0
+    try:
+        length = int(text)
+    except ValueError:
+        raise ApiError(400, "invalid Content-Length header") from None
+    if length < 0:
+        raise ApiError(400, "invalid Content-Length header")
+    return length
+
+
+def read_body(rfile: BufferedIOBase, headers: Mapping[str, str]) -> bytes:
+    """The whole body, or ApiError 400/408/413; the caller must close the connection on error."""
+    try:
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            return _read_chunked(rfile)
+        length = content_length(headers)
+        if length > MAX_BODY:
+            raise too_large()
+        return _read_exactly(rfile, length)
+    except socket.timeout:
+        raise ApiError(408, "timed out reading the request body") from None
+
+
+def decode_fields(raw: bytes, content_type: str) -> Dict[str, Any]:
+    """The body as a JSON object; forms are accepted as SDKs and curl send them.
+
+    A form's `payload` field holds the JSON (the deprecated item format); other form
+    fields (a deploy's, or `access_token`) are taken as strings.
+    """
+    kind = content_type.split(";", 1)[0].strip().lower()
+    if kind == "application/x-www-form-urlencoded":
+        return _from_form(parse_qsl(_text(raw), keep_blank_values=True))
+    if kind == "multipart/form-data":
+        return _from_form(_multipart(raw, content_type))
+    return _json_object(_text(raw))
+
+
+def _from_form(pairs: List[Tuple[str, str]]) -> Dict[str, Any]:
+    form: Dict[str, Any] = dict(pairs)
+    if "payload" not in form:
+        return form
+    fields = _json_object(form.pop("payload"))
+    if "access_token" in form:
+        fields.setdefault("access_token", form["access_token"])
+    return fields
+
+
+def _multipart(raw: bytes, content_type: str) -> List[Tuple[str, str]]:
+    head = f"Content-Type: {content_type}\r\n\r\n".encode("latin-1", "replace")
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + raw)
+    pairs = []
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        data = part.get_payload(decode=True)
+        if isinstance(name, str) and isinstance(data, bytes):
+            pairs.append((name, _text(data)))
+    return pairs
+
+
+def _text(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ApiError(400, "the request body is not valid UTF-8") from None
+
+
+def _json_object(text: str) -> Dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        raise ApiError(400, "the request body is not valid JSON") from None
+    if not isinstance(value, dict):
+        raise ApiError(400, "the request body must be a JSON object")
+    return value
+
+
+def _read_exactly(rfile: BufferedIOBase, length: int) -> bytes:
+    data = rfile.read(length)
+    if len(data) < length:
+        raise ApiError(400, "the request body ended before Content-Length bytes")
+    return data
+
+
+def _read_chunked(rfile: BufferedIOBase) -> bytes:
+    """Each chunk has at least one byte, so the size limit also bounds the loop."""
+    chunks: List[bytes] = []
+    total = 0
+    while True:
+        line = rfile.readline(_MAX_CHUNK_LINE)
+        try:
+            size = int(line.split(b";", 1)[0].strip(), 16)
+        except ValueError:
+            raise ApiError(400, "malformed chunked request body") from None
+        if size < 0:
+            raise ApiError(400, "malformed chunked request body")
+        if size == 0:
+            break
+        total += size
+        if total > MAX_BODY:
+            raise too_large()
+        chunks.append(_read_exactly(rfile, size))
+        if rfile.readline(_MAX_CHUNK_LINE).strip():
+            raise ApiError(400, "malformed chunked request body")
+    for _ in range(_MAX_TRAILERS):
+        if not rfile.readline(_MAX_CHUNK_LINE).strip():
+            break
+    return b"".join(chunks)

@@ -1,0 +1,99 @@
+"""`rollbar-notifier serve`: run the devserver in the foreground until Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from typing import Dict, FrozenSet, List, Optional, Tuple
+
+from .auth import SCOPES
+from .server import DevServer
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=int, default=5005, help="port (0 picks a free one)")
+    parser.add_argument("--db", metavar="PATH",
+                        help="SQLite database file, kept across restarts (default: temporary)")
+    parser.add_argument("--token", metavar="TOKEN:SCOPE[,SCOPE]", action="append",
+                        type=_token, default=[],
+                        help="accept this token with these scopes (repeatable; "
+                             f"scopes: {', '.join(SCOPES)})")
+    parser.add_argument("--rate-limit", metavar="COUNT/SECONDS", type=_rate_limit,
+                        help="items each token may post per window")
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    tokens: Dict[str, FrozenSet[str]] = {}
+    for token, scopes in args.token:
+        tokens[token] = tokens.get(token, frozenset()) | scopes
+    server = DevServer(args.host, args.port, args.db, tokens or None, args.rate_limit)
+    try:
+        server.start()
+    except OSError as error:
+        print(f"error: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
+        return 1
+    try:
+        print(f"Rollbar devserver: {server.base_url}")
+        print(f"API endpoint:      {server.api_url}")
+        print("Tokens:")
+        for token, scopes in server.token_scopes.items():
+            print(f"  {token}  {','.join(sorted(scopes))}")
+        print("Press Ctrl-C to stop.", flush=True)
+        _wait_for_stop()
+    finally:
+        server.stop()
+    print("Stopped.", flush=True)
+    return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m rollbar_notifier.devserver",
+        description="Run a local Rollbar-compatible server with a web page of what it stored.",
+    )
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+def _wait_for_stop() -> None:
+    """Block until Ctrl-C or SIGTERM; waits in slices so signals are seen on every OS."""
+    stop = threading.Event()
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        log.info("interrupted")
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _token(text: str) -> Tuple[str, FrozenSet[str]]:
+    token, _, scope_text = text.partition(":")
+    scopes = frozenset(scope.strip() for scope in scope_text.split(",") if scope.strip())
+    if not token or not scopes or not scopes.issubset(SCOPES):
+        raise argparse.ArgumentTypeError(
+            f"expected TOKEN:SCOPE[,SCOPE] with scopes from {', '.join(SCOPES)}, got {text!r}"
+        )
+    return token, scopes
+
+
+def _rate_limit(text: str) -> Tuple[int, float]:
+    count, _, seconds = text.partition("/")
+    try:
+        limit = int(count), float(seconds)
+    except ValueError:
+        limit = (0, 0.0)
+    if limit[0] < 1 or limit[1] <= 0:
+        raise argparse.ArgumentTypeError(f"expected COUNT/SECONDS such as 60/60, got {text!r}")
+    return limit

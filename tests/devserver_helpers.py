@@ -1,0 +1,81 @@
+"""Shared payloads and raw-HTTP helpers for the devserver tests (no notifier involved)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+from typing import Any, Dict, Optional
+
+import requests
+
+from rollbar_notifier.devserver import DevServer
+
+TIMEOUT = 10
+
+
+def trace_payload(**data: Any) -> Dict[str, Any]:
+    """A pyrollbar-shaped exception item; keyword arguments override `data` keys."""
+    payload: Dict[str, Any] = {
+        "data": {
+            "environment": "test",
+            "level": "error",
+            "timestamp": 1700000000,
+            "platform": "linux",
+            "language": "python",
+            "uuid": str(uuid.uuid4()),
+            "body": {
+                "trace": {
+                    "frames": [
+                        {"filename": "app/main.py", "lineno": 10, "method": "main",
+                         "code": "run()", "context": {"pre": ["def main():"], "post": []}},
+                        {"filename": "app/work.py", "lineno": 42, "method": "run",
+                         "code": "raise ValueError('bad value')",
+                         "context": {"pre": ["def run():", "    x = 1"], "post": [""]},
+                         "argspec": [], "locals": {"x": "1"}},
+                    ],
+                    "exception": {"class": "ValueError", "message": "bad value"},
+                }
+            },
+            "server": {"host": "box", "pid": 123, "argv": ["app"]},
+            "notifier": {"name": "pyrollbar", "version": "1.0.0"},
+        }
+    }
+    payload["data"].update(data)
+    return payload
+
+
+def message_payload(text: str = "hello", **data: Any) -> Dict[str, Any]:
+    payload = trace_payload(**data)
+    payload["data"]["body"] = {"message": {"body": text}}
+    payload["data"]["level"] = data.get("level", "info")
+    return payload
+
+
+def without(payload: Dict[str, Any], *path: str) -> Dict[str, Any]:
+    """A copy of `payload` with the key at `path` removed."""
+    result = copy.deepcopy(payload)
+    target = result
+    for key in path[:-1]:
+        target = target[int(key)] if isinstance(target, list) else target[key]
+    del target[path[-1]]
+    return result
+
+
+def post_item(
+    server: DevServer,
+    payload: Any,
+    token: Optional[str] = None,
+    session: Optional[requests.Session] = None,
+) -> requests.Response:
+    """POST item/ with the token in the header (the server-item token by default)."""
+    headers = {"X-Rollbar-Access-Token": token or server.tokens["post_server_item"]}
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    sender = session or requests
+    return sender.post(server.api_url + "item/", data=body, timeout=TIMEOUT,
+                       headers={**headers, "Content-Type": "application/json"})
+
+
+def api_get(server: DevServer, path: str, **params: str) -> requests.Response:
+    return requests.get(server.api_url + path, params=params, timeout=TIMEOUT,
+                        headers={"X-Rollbar-Access-Token": server.tokens["read"]})

@@ -1,0 +1,112 @@
+"""The web page: served without a token, escaped, and readable in real headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from typing import Any, Dict, Iterator
+
+import pytest
+import requests
+from devserver_helpers import TIMEOUT, message_payload, post_item, trace_payload
+
+from rollbar_notifier.devserver import DevServer
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+
+
+@pytest.fixture
+def server() -> Iterator[DevServer]:
+    with DevServer() as running:
+        yield running
+
+
+def _rich_payload() -> Dict[str, Any]:
+    payload = trace_payload(
+        title="<script>alert(1)</script> broke",
+        request={"url": "http://shop.example/cart?id=7", "method": "POST",
+                 "headers": {"User-Agent": "pytest"}},
+        person={"id": "u-42", "username": "alice", "email": "alice@example.com"},
+    )
+    cause = {"frames": [{"filename": "app/db.py", "lineno": 7, "method": "connect",
+                         "code": "socket.connect()"}],
+             "exception": {"class": "ConnectionRefusedError", "message": "refused"}}
+    payload["data"]["body"] = {
+        "trace_chain": [payload["data"]["body"]["trace"], cause],
+        "telemetry": [{"level": "info", "type": "log", "source": "server",
+                       "timestamp_ms": 1700000000000, "body": {"message": "loading cart 7"}}],
+    }
+    return payload
+
+
+def _get(server: DevServer, path: str) -> requests.Response:
+    response = requests.get(server.base_url + path.lstrip("/"), timeout=TIMEOUT)
+    assert response.status_code == 200, response.text
+    assert response.headers["Content-Type"] == "text/html; charset=utf-8"
+    return response
+
+
+def test_pages_show_items_occurrences_and_deploys(server: DevServer) -> None:
+    post_item(server, _rich_payload())
+    post_item(server, message_payload("disk & memory low", level="warning"))
+    requests.post(server.api_url + "deploy/", timeout=TIMEOUT,
+                  json={"environment": "prod", "revision": "cafe123", "comment": "<b>x</b>"},
+                  headers={"X-Rollbar-Access-Token": server.tokens["post_server_item"]})
+
+    index = _get(server, "/").text
+    assert '<meta http-equiv="refresh" content="5">' in index
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; broke" in index
+    assert "<script>" not in index
+    assert "disk &amp; memory low" in index
+    assert "warning" in index
+
+    item_id = server.items()[0]["id"]
+    item_page = _get(server, f"/items/{item_id}").text
+    assert 'href="/occurrences/1"' in item_page
+
+    occurrence = _get(server, "/occurrences/1").text
+    for text in ('File "app/work.py", line 42, in run', "raise ValueError(&#x27;bad value&#x27;)",
+                 "ValueError", "Caused by", "ConnectionRefusedError", "loading cart 7",
+                 "http://shop.example/cart?id=7", "alice@example.com", "u-42",
+                 "   41     x = 1", "locals"):
+        assert text in occurrence, text
+    assert "<script>" not in occurrence
+
+    deploys = _get(server, "/deploys").text
+    assert "cafe123" in deploys and "&lt;b&gt;x&lt;/b&gt;" in deploys
+
+
+def test_page_with_no_items_and_unknown_pages(server: DevServer) -> None:
+    assert "none yet" in _get(server, "/").text
+    for path in ("items/999", "occurrences/999", "nothing"):
+        response = requests.get(server.base_url + path, timeout=TIMEOUT)
+        assert response.status_code == 404
+        assert response.json()["err"] == 1
+
+
+@pytest.mark.browser
+def test_headless_chromium_shows_the_item_and_its_traceback(server: DevServer) -> None:
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"chromium is not installed at {CHROMIUM} (apt-get install chromium)")
+    post_item(server, _rich_payload())
+    profile = tempfile.mkdtemp(prefix="devserver-chromium-")
+    try:
+        def dom(path: str) -> str:
+            result = subprocess.run(
+                [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", f"--user-data-dir={profile}",
+                 "--dump-dom", server.base_url + path],
+                capture_output=True, text=True, timeout=60, check=True,
+            )
+            return result.stdout
+
+        index = dom("")
+        assert "&lt;script&gt;alert(1)&lt;/script&gt; broke" in index
+        occurrence = dom("occurrences/1")
+        assert "app/work.py" in occurrence and "in run" in occurrence
+        assert "ValueError" in occurrence and "ConnectionRefusedError" in occurrence
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
