@@ -1,0 +1,248 @@
+"""``RollbarHandler``: every log record at or above its level becomes a Rollbar item.
+
+A record with an exception becomes a trace item (the log message is the exception's
+description); any other record becomes a message item, grouped by its logger and
+``msg`` template so ``"user %s failed"`` is one item however many users fail. Attributes
+given with ``extra=`` go to ``data.custom``, and the recent log records of the process go
+along as telemetry.
+
+The handler must never harm the program that logs: it never raises, never reports the
+notifier's own records (or those of the HTTP stack it uses, or from its sender
+threads), and a thread-local flag stops any record logged while reporting from being
+reported in turn.
+
+Configuration files::
+
+    # dictConfig: notifier options are keyword arguments
+    "rollbar": {"class": "rollbar_notifier.RollbarHandler", "level": "ERROR",
+                "access_token": "...", "environment": "production"}
+
+    # fileConfig: positional ``args`` are (level, notifier); options go in ``kwargs``
+    [handler_rollbar]
+    class = rollbar_notifier.RollbarHandler
+    level = ERROR
+    args = (ERROR,)
+    kwargs = {"access_token": "...", "environment": "production"}
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import sys
+import threading
+from types import FrameType
+from typing import TYPE_CHECKING, Any, Dict, Optional, Union
+
+from .capture import Trace, capture_message, capture_stack, safe_str
+from .config import Config
+from .hooks import install_excepthook, resolve_notifier
+from .levels import from_logging
+from .telemetry import attach, is_excluded, recent
+
+if TYPE_CHECKING:
+    from .notifier import Notifier
+
+log = logging.getLogger(__name__)
+
+STANDARD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {
+    "message", "asctime", "taskName", "rollbar_uuid",
+}
+"""Attributes every record has; anything else on a record came from ``extra=``."""
+
+REPORT_FIELDS = ("context", "fingerprint", "title", "person", "request")
+"""``extra=`` keys that set the item's own fields instead of going to ``data.custom``."""
+
+STRUCTLOG_OWN_KEYS = frozenset({"event", "level", "exc_info", "stack_info", "timestamp"})
+"""Keys of a structlog event dict that are not the user's data."""
+
+LOCATION_ATTRIBUTES = ("module", "funcName", "lineno", "threadName", "process")
+
+TRACEBACK_HEADER = "\nTraceback (most recent call last):"
+"""Where formatters that insist on it (loguru, structlog renderers) append the traceback."""
+
+MAX_CALL_SITE_DEPTH = 100
+"""Frames searched, from ``emit`` outwards, for the call site of a ``stack_info`` record."""
+
+_state = threading.local()
+
+
+class RollbarHandler(logging.Handler):
+    """Reports log records to Rollbar.
+
+    With notifier ``options`` (``access_token=...``) the handler builds and owns its
+    notifier (``install_hooks`` defaults to False there); with ``notifier=`` it uses that
+    one; with neither it uses the default notifier of ``rollbar_notifier.init()``,
+    looked up at each record, so the handler may be configured before ``init()``.
+    """
+
+    def __init__(self, level: Union[int, str] = logging.ERROR,
+                 notifier: Optional[Notifier] = None, *, fingerprint_messages: bool = True,
+                 telemetry: bool = True, **options: Any) -> None:
+        super().__init__(level)
+        if notifier is not None and options:
+            raise ValueError("RollbarHandler takes notifier= or notifier options, not both")
+        self.fingerprint_messages = fingerprint_messages
+        self.telemetry = telemetry
+        self._owns_notifier = bool(options)
+        self._notifier = _own_notifier(options) if options else notifier
+        if telemetry:
+            config = self._notifier.config if self._notifier is not None else None
+            attach(config.telemetry_size if config else Config.telemetry_size,
+                   config.telemetry_level if config else Config.telemetry_level)
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        """Excluded records are dropped before anything else, and no handler lock is taken.
+
+        ``emit`` is thread-safe on its own, and ``logging.shutdown()`` holds this
+        handler's lock while ``flush()`` waits for the sender threads: a sender logging
+        through the root logger must not wait on that lock.
+        """
+        if record.levelno < self.level or is_excluded(record) or getattr(_state, "active", False):
+            return False
+        result = self.filter(record)
+        if isinstance(result, logging.LogRecord):
+            record = result
+        if result:
+            self.emit(record)
+        return bool(result)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        _state.active = True
+        try:
+            notifier = resolve_notifier(self._notifier)
+            if notifier is not None:
+                record.rollbar_uuid = self._report(notifier, record)
+        except Exception:
+            log.warning("rollbar_notifier could not report a log record", exc_info=True)
+        finally:
+            _state.active = False
+
+    def flush(self) -> None:
+        """Deliver what is queued within ``shutdown_timeout``; ``logging.shutdown()`` calls it."""
+        notifier = resolve_notifier(self._notifier)
+        if notifier is None:
+            return
+        try:
+            notifier.flush(timeout=notifier.config.shutdown_timeout)
+        except Exception:
+            log.warning("rollbar_notifier could not flush", exc_info=True)
+
+    def close(self) -> None:
+        """Close an owned notifier; a shared one is only flushed, others still use it."""
+        try:
+            if self._owns_notifier and self._notifier is not None:
+                self._notifier.close(timeout=self._notifier.config.shutdown_timeout)
+            else:
+                self.flush()
+        except Exception:
+            log.warning("rollbar_notifier could not close its notifier", exc_info=True)
+        finally:
+            super().close()
+
+    def _report(self, notifier: Notifier, record: logging.LogRecord) -> Optional[str]:
+        config = notifier.config
+        text = self._message(record)
+        custom = _extra(record)
+        fields: Dict[str, Any] = {name: custom.pop(name) for name in REPORT_FIELDS
+                                  if name in custom}
+        fields.setdefault("context", record.name)
+        custom.update((name, getattr(record, name, None)) for name in LOCATION_ATTRIBUTES)
+        level = from_logging(record.levelno)
+        events = None
+        if self.telemetry:
+            attach(config.telemetry_size, config.telemetry_level)
+            events = recent(config.telemetry_level, config.telemetry_size, exclude=record)
+        exc_info = record.exc_info
+        if exc_info and exc_info[1] is not None:
+            return notifier.report_exception(exc_info, level=level, description=text,
+                                             extra=custom, telemetry=events, **fields)
+        if self.fingerprint_messages:
+            fields.setdefault("fingerprint", message_fingerprint(record))
+        call_site = _call_site(record) if record.stack_info else None
+        if call_site is None:
+            if record.stack_info:
+                custom["stack_info"] = record.stack_info
+            return notifier.report_message(text, level=level, extra=custom, telemetry=events,
+                                           **fields)
+        event = capture_message(text, level=level, extra=custom, telemetry=events,
+                                description=text, **fields)
+        if event is None:
+            return None
+        event.traces = [Trace(record.levelname, text,
+                              capture_stack(call_site, config.capture_locals))]
+        return notifier.submit(event)
+
+    def _message(self, record: logging.LogRecord) -> str:
+        """The record's message; a formatter set on the handler renders it (structlog's
+        ``ProcessorFormatter``). Never with a traceback: the item carries it as frames."""
+        try:
+            if self.formatter is None:
+                text = record.getMessage()
+            else:
+                bare = logging.makeLogRecord(vars(record))
+                bare.exc_info = bare.exc_text = bare.stack_info = None
+                text = self.format(bare)
+        except Exception:
+            text = safe_str(record.msg)
+        if record.exc_info:
+            text = text.split(TRACEBACK_HEADER, 1)[0]
+        return safe_str(text)
+
+
+def message_fingerprint(record: logging.LogRecord) -> str:
+    """Logger name and ``msg`` template, so messages differing only in arguments group.
+
+    structlog's ``wrap_for_formatter`` puts its event dict in ``msg``: its ``event`` is
+    the template there.
+    """
+    msg = record.msg
+    template = safe_str(msg.get("event") if isinstance(msg, dict) else msg)
+    return hashlib.sha1(f"{record.name}\n{template}".encode("utf-8", "replace")).hexdigest()
+
+
+def _own_notifier(options: Dict[str, Any]) -> Notifier:
+    from .notifier import Notifier
+
+    options.setdefault("install_hooks", False)
+    notifier = Notifier(**options)
+    if notifier.config.install_hooks:
+        install_excepthook(notifier)
+    return notifier
+
+
+def _extra(record: logging.LogRecord) -> Dict[str, Any]:
+    """What ``extra=`` put on the record; private (``_``) attributes are libraries' own.
+
+    loguru passes its bound values as one ``extra`` dict, and structlog's
+    ``wrap_for_formatter`` its event dict as ``msg``: both are spread out like stdlib
+    extras, so ``logger.bind(context=...)`` or ``log.error("x", order=7)`` work the same.
+    """
+    result: Dict[str, Any] = {}
+    if isinstance(record.msg, dict):
+        result.update((str(key), value) for key, value in record.msg.items()
+                      if key not in STRUCTLOG_OWN_KEYS and not str(key).startswith("_"))
+    for name, value in vars(record).items():
+        if name in STANDARD_ATTRIBUTES or name.startswith("_"):
+            continue
+        if name == "extra" and isinstance(value, dict):
+            result.update((str(key), item) for key, item in value.items())
+        else:
+            result[name] = value
+    return result
+
+
+def _call_site(record: logging.LogRecord) -> Optional[FrameType]:
+    """The live frame that logged ``record``, found by its position; ``None`` when the
+    record was made elsewhere (another thread, a queue, a replayed record)."""
+    frame: Optional[FrameType] = sys._getframe(1)
+    for _ in range(MAX_CALL_SITE_DEPTH):
+        if frame is None:
+            return None
+        code = frame.f_code
+        if (frame.f_lineno == record.lineno and code.co_name == record.funcName
+                and code.co_filename == record.pathname):
+            return frame
+        frame = frame.f_back
+    return None
+
