@@ -12,11 +12,11 @@ import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _timing import median_seconds  # noqa: E402
+from _timing import median_seconds
 
-from rollbar_notifier.capture import capture_exception  # noqa: E402
-from rollbar_notifier.config import Config  # noqa: E402
-from rollbar_notifier.item import ItemBuilder  # noqa: E402
+from rollbar_notifier.capture import capture_exception
+from rollbar_notifier.config import Config
+from rollbar_notifier.item import ItemBuilder
 
 
 def nested(depth: int, local: object) -> None:

@@ -9,9 +9,9 @@ only, has a timeout, and keeps TLS verification on unless the config turns it of
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
-import threading
-from typing import Mapping, Optional
+from typing import Any, Mapping, Optional
 
 import requests
 
@@ -62,7 +62,6 @@ class HttpTransport:
         if access_token:
             self._headers["X-Rollbar-Access-Token"] = access_token
         self._pool_size = pool_size
-        self._lock = threading.Lock()
         self._session = self._new_session()
 
     def _new_session(self) -> requests.Session:
@@ -89,9 +88,12 @@ class HttpTransport:
             return Response(0, error=f"{type(exc).__name__}: {_short_error(exc)}")
 
     def reset(self) -> None:
-        """A fresh Session, for a forked child: pooled sockets belong to the parent."""
-        with self._lock:
-            self._session = self._new_session()
+        """A fresh Session, for a forked child: pooled sockets belong to the parent.
+
+        The old Session is dropped, not closed: closing it would act on the parent's
+        connections. Only the child's single thread runs here, so no lock is needed.
+        """
+        self._session = self._new_session()
 
     def close(self) -> None:
         try:
@@ -103,3 +105,83 @@ class HttpTransport:
 def _short_error(exc: BaseException) -> str:
     text = str(exc)
     return text if len(text) <= 300 else text[:300] + "..."
+
+
+DELIVERED = "delivered"
+RETRY = "retry"
+DROP = "drop"
+TOO_LARGE = "too_large"
+
+DEFAULT_RATE_LIMIT_PAUSE = 60.0
+MAX_RATE_LIMIT_PAUSE = 30 * 24 * 3600.0
+"""Rollbar's longest rate-limit window; a later reset header is treated as garbage."""
+
+_DROP_STATUSES = frozenset({400, 401, 403, 404, 422})
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """What to do after one attempt: the worker's whole decision table in one value."""
+
+    kind: str
+    """One of ``delivered``, ``retry``, ``drop``, ``too_large``."""
+    reason: str
+    """Short and stable, e.g. ``http_500`` or ``network``: a key for counting and logging."""
+    retry_after: Optional[float] = None
+    """Seconds every sender must pause (429 only)."""
+    message: Optional[str] = None
+    """The server's ``message``, or the network error."""
+
+
+def classify(response: Response, now: float) -> Outcome:
+    """Classify a response to ``POST item/``; ``now`` is the wall clock in unix seconds."""
+    status = response.status
+    if status == 0:
+        return Outcome(RETRY, "network", message=response.error)
+    message = server_message(response.body)
+    if 200 <= status < 300:
+        return Outcome(DELIVERED, f"http_{status}", message=message)
+    if status == 429:
+        return Outcome(RETRY, "rate_limited", rate_limit_pause(response.headers, now), message)
+    if status == 413:
+        return Outcome(TOO_LARGE, "http_413", message=message)
+    if status in _DROP_STATUSES or 300 <= status < 500:
+        return Outcome(DROP, f"http_{status}", message=message)
+    return Outcome(RETRY, f"http_{status}", message=message)
+
+
+def rate_limit_pause(headers: Mapping[str, str], now: float) -> float:
+    """Seconds until the rate-limit window ends, from the 429 response headers."""
+    lowered = {key.lower(): value for key, value in headers.items()}
+    reset = _number(lowered.get("x-rate-limit-reset"))
+    if reset is not None:
+        return _bounded_pause(reset - now)
+    remaining = _number(lowered.get("x-rate-limit-remaining-seconds"))
+    if remaining is not None:
+        return _bounded_pause(remaining)
+    return DEFAULT_RATE_LIMIT_PAUSE
+
+
+def _bounded_pause(seconds: float) -> float:
+    """A reset already past still means one short pause, so the next try is not immediate."""
+    return min(max(seconds, 1.0), MAX_RATE_LIMIT_PAUSE)
+
+
+def _number(text: Optional[str]) -> Optional[float]:
+    if text is None:
+        return None
+    try:
+        value = float(text.strip())
+    except ValueError:
+        return None
+    return value if value == value and abs(value) != float("inf") else None
+
+
+def server_message(body: bytes) -> Optional[str]:
+    """The ``message`` of a Rollbar JSON response, bounded; ``None`` if there is none."""
+    try:
+        data: Any = json.loads(body.decode("utf-8")) if body else None
+    except (ValueError, UnicodeDecodeError):
+        return None
+    message = data.get("message") if isinstance(data, dict) else None
+    return str(message)[:500] if message is not None else None

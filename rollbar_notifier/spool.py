@@ -1,0 +1,133 @@
+"""A directory of encoded items that could not be delivered yet.
+
+One file per item, holding the exact bytes that were (or would have been) sent, so a
+replay carries the same uuid and the server stores it once. Files are written to a
+temporary name and renamed, so a crash never leaves half an item under a real name
+(no fsync: surviving the process matters here, and a flush of many items at exit
+must stay fast);
+names start with a nanosecond timestamp so sorting them gives the oldest first.
+Every method swallows filesystem errors: a full or read-only disk must not harm the
+host program, it only loses the items it could not keep.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import os
+import time
+from typing import List, Optional, Tuple
+
+log = logging.getLogger(__name__)
+
+SUFFIX = ".json"
+CORRUPT_SUFFIX = ".corrupt"
+_counter = itertools.count()
+
+
+class Spool:
+    """Bounded by item count and total bytes; the oldest items are evicted first."""
+
+    def __init__(self, directory: str, max_items: int, max_bytes: int) -> None:
+        self.directory = directory
+        self.max_items = max_items
+        self.max_bytes = max_bytes
+        self._estimate: Optional[Tuple[int, int]] = None
+        """(items, bytes) as of the last scan plus what this process wrote since."""
+
+    def write(self, uuid: str, body: bytes) -> Tuple[bool, int]:
+        """Keep ``body``; returns whether it was written and how many old items were evicted."""
+        name = f"{time.time_ns():020d}-{next(_counter):06d}-{uuid}{SUFFIX}"
+        path = os.path.join(self.directory, name)
+        tmp = os.path.join(self.directory, f".tmp-{os.getpid()}-{name}")
+        try:
+            os.makedirs(self.directory, exist_ok=True)
+            with open(tmp, "wb") as handle:
+                handle.write(body)
+            os.replace(tmp, path)
+        except OSError as exc:
+            log.warning("rollbar_notifier could not write to the spool %s: %s",
+                        self.directory, exc)
+            _remove(tmp)
+            return False, 0
+        return True, self._account(len(body))
+
+    def pending(self) -> List[str]:
+        """Names of the stored items, oldest first."""
+        try:
+            names = os.listdir(self.directory)
+        except OSError:
+            return []
+        return sorted(n for n in names if n.endswith(SUFFIX) and not n.startswith("."))
+
+    def read(self, name: str) -> Optional[bytes]:
+        """The item's bytes; ``None`` if it is gone or corrupt (then it is moved aside)."""
+        path = os.path.join(self.directory, name)
+        try:
+            with open(path, "rb") as handle:
+                body = handle.read()
+        except OSError:
+            return None
+        try:
+            valid = isinstance(json.loads(body.decode("utf-8")).get("data"), dict)
+        except (ValueError, UnicodeDecodeError, AttributeError):
+            valid = False
+        if valid:
+            return body
+        log.warning("rollbar_notifier: spooled item %s is corrupt; moving it aside", name)
+        try:
+            os.replace(path, path + CORRUPT_SUFFIX)
+        except OSError:
+            _remove(path)
+        return None
+
+    def remove(self, name: str) -> None:
+        _remove(os.path.join(self.directory, name))
+
+    def _account(self, size: int) -> int:
+        """Scan the directory only when the running estimate says a bound may be passed.
+
+        Scanning after every write would make spooling n items at exit cost n squared
+        stat calls. Other processes can make the estimate stale; a scan corrects it.
+        """
+        if self._estimate is not None:
+            items, total = self._estimate
+            self._estimate = (items + 1, total + size)
+            if items + 1 <= self.max_items and total + size <= self.max_bytes:
+                return 0
+        return self._evict()
+
+    def _evict(self) -> int:
+        """Unlocked on purpose: two writers evicting at once at worst remove one extra item."""
+        names = self.pending()
+        sizes = []
+        for name in names:
+            try:
+                sizes.append(os.path.getsize(os.path.join(self.directory, name)))
+            except OSError:
+                sizes.append(0)
+        total = sum(sizes)
+        evicted = 0
+        while names and (len(names) > self.max_items or total > self.max_bytes):
+            self.remove(names.pop(0))
+            total -= sizes.pop(0)
+            evicted += 1
+        self._estimate = (len(names), total)
+        if evicted:
+            log.warning("rollbar_notifier: spool %s is full; evicted the %d oldest item(s)",
+                        self.directory, evicted)
+        return evicted
+
+
+def uuid_of(name: str) -> str:
+    """The uuid part of a spool file name (``<time_ns>-<n>-<uuid>.json``)."""
+    parts = name[: -len(SUFFIX)].split("-", 2) if name.endswith(SUFFIX) else []
+    return parts[2] if len(parts) == 3 else name
+
+
+def _remove(path: str) -> None:
+    try:
+        os.remove(path)
+    except OSError:
+        pass

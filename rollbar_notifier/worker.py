@@ -1,0 +1,489 @@
+"""Deliver events off the caller's thread: a bounded queue, a few sender threads, retries.
+
+The caller only puts an :class:`Event` on a bounded queue; the senders build the item,
+send it, and decide from the :class:`~rollbar_notifier.transport.Outcome` whether to
+count it, retry it, pause every sender (429), shrink it (413) or spool it. Nothing here
+holds a lock while calling user code (``before_send``) or doing I/O, and the only wait
+is :meth:`Worker._sleep`, which :meth:`Worker.close` can cut short.
+"""
+
+from __future__ import annotations
+
+import atexit
+import dataclasses
+import logging
+import os
+import queue
+import random
+import sys
+import threading
+import time
+import weakref
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple, Union
+
+from .capture import Event, capture_message
+from .config import Config
+from .item import ItemBuilder
+from .retry import Random, RetryPolicy
+from .spool import Spool, uuid_of
+from .transport import DELIVERED, RETRY, TOO_LARGE, Outcome, Request, Transport, classify
+
+log = logging.getLogger(__name__)
+
+THREAD_PREFIX = "rollbar_notifier"
+MIN_REBUILD_LIMIT = 8192
+MAX_LOGGED_REASONS = 100
+"""Distinct refusals logged per worker; bounded so a hostile server cannot grow memory."""
+
+# What became of one item.
+SENT = "sent"
+DROPPED = "dropped"
+GAVE_UP = "gave_up"
+STOPPED = "stopped"
+
+
+class _Marker:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"<{self.name}>"
+
+
+_DRAIN_SPOOL = _Marker("drain spool")
+_STOP = _Marker("stop")
+QueueItem = Union[Event, _Marker]
+
+
+@dataclasses.dataclass
+class _Job:
+    """One encoded item in delivery; the bytes (and so the uuid) never change on a retry."""
+
+    uuid: str
+    body: bytes
+    limit: int
+    event: Optional[Event] = None
+    """Kept so a 413 can rebuild the item smaller; ``None`` for spooled items."""
+    spool_name: Optional[str] = None
+    rebuilt: bool = False
+
+
+class Worker:
+    """Queue, senders, retry, rate-limit pause, spool, exit flush and fork handling."""
+
+    def __init__(self, config: Config, transport: Transport, *,
+                 policy: Optional[RetryPolicy] = None,
+                 clock: Callable[[], float] = time.monotonic,
+                 wall: Callable[[], float] = time.time,
+                 rand: Random = random.random) -> None:
+        self.config = config
+        self.transport = transport
+        self.builder = ItemBuilder(config)
+        self.policy = policy or RetryPolicy(retry_for=config.retry_for)
+        self.spool = (Spool(config.spool_dir, config.spool_max_items, config.spool_max_bytes)
+                      if config.spool_dir else None)
+        self.threaded = config.mode == "thread"
+        self._clock = clock
+        self._wall = wall
+        self._rand = rand
+        self._closed = False
+        self._reset_state()
+        _register(self)
+        if self.threaded:
+            self._start()
+
+    def _reset_state(self) -> None:
+        """Everything a forked child must not share with its parent."""
+        self._queue: queue.Queue[QueueItem] = queue.Queue(self.config.queue_size)
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._stopping = False
+        self._threads: List[threading.Thread] = []
+        self._inflight: Dict[int, _Job] = {}
+        self._pause_until = 0.0
+        self._lost = 0
+        self._draining = False
+        self._spool_due = bool(self.spool and self.spool.pending())
+        self._logged: Set[Tuple[str, Optional[str]]] = set()
+        self._counts: Dict[str, int] = {"queued": 0, "sent": 0, "retried": 0, "spooled": 0}
+        self._dropped: Dict[str, int] = {}
+
+    def _start(self) -> None:
+        if self._spool_due:
+            self._spool_due = False
+            self._queue.put_nowait(_DRAIN_SPOOL)
+        for number in range(1, self.config.senders + 1):
+            thread = threading.Thread(target=self._run, name=f"{THREAD_PREFIX}-sender-{number}",
+                                      daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    # -- caller side -------------------------------------------------------------------
+
+    def submit(self, event: Event) -> bool:
+        """Queue ``event`` without blocking; ``False`` when it was dropped instead."""
+        if self._closed:
+            self._count_drop("closed")
+            return False
+        try:
+            self._queue.put_nowait(event)
+        except queue.Full:
+            with self._lock:
+                self._lost += 1
+                self._dropped["queue_full"] = self._dropped.get("queue_full", 0) + 1
+            return False
+        self._count("queued")
+        return True
+
+    def send_now(self, event: Event) -> Optional[str]:
+        """Blocking mode: build and deliver in the caller's thread, within ``shutdown_timeout``.
+
+        Returns the uuid unless ``before_send`` dropped the item. A rate-limit pause or a
+        retry longer than the budget spools (or drops) the item rather than blocking.
+        """
+        self._count("queued")
+        policy = self.policy.for_blocking(self.config.shutdown_timeout)
+        if not self._process(event, policy, patient=False):
+            return None
+        if self._take_spool_due():
+            self._drain_spool(policy, patient=False)
+        return event.uuid
+
+    def flush(self, timeout: Optional[float] = None) -> bool:
+        """Wait until every queued item is sent or definitively dropped (or spooled)."""
+        if not self._threads or threading.current_thread() in self._threads:
+            return not self._threads or self._queue.unfinished_tasks == 0
+        deadline = None if timeout is None else self._clock() + max(timeout, 0.0)
+        done = self._queue.all_tasks_done
+        with done:
+            while self._queue.unfinished_tasks:
+                if deadline is None:
+                    done.wait()
+                    continue
+                remaining = deadline - self._clock()
+                if remaining <= 0:
+                    return False
+                done.wait(remaining)
+        return True
+
+    def close(self, timeout: Optional[float] = None) -> None:
+        """Flush for up to ``timeout`` (default ``shutdown_timeout``), then stop; idempotent.
+
+        What is still pending then goes to the spool if there is one; otherwise it is
+        counted as dropped and one line on stderr says so (logging may be gone at exit).
+        """
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        _live.discard(self)
+        timeout = self.config.shutdown_timeout if timeout is None else timeout
+        if self.flush(timeout):
+            self._stop_threads([])
+            return
+        with self._lock:
+            self._stopping = True
+            pending = list(self._inflight.values())
+        self._stop.set()
+        events = self._drain_queue()
+        pending.extend(job for job in map(self._job_for, events) if job is not None)
+        lost = sum(1 for job in pending if not self._abandon(job, "shutdown_timeout"))
+        if lost:
+            where = "" if self.spool else "; set spool_dir to keep such items"
+            sys.stderr.write(f"rollbar_notifier: {lost} item(s) were not delivered within "
+                             f"shutdown_timeout={timeout:g}s and were dropped{where}\n")
+        self._stop_threads(pending)
+
+    def stats(self) -> Dict[str, Any]:
+        with self._lock:
+            result: Dict[str, Any] = dict(self._counts)
+            result["dropped"] = dict(self._dropped)
+        return result
+
+    # -- sender threads ----------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            try:
+                if item is _STOP:
+                    return
+                if item is _DRAIN_SPOOL:
+                    self._drain_spool(self.policy, patient=True)
+                elif isinstance(item, Event):
+                    self._process(item, self.policy, patient=True)
+                self._report_losses()
+            except Exception:
+                self._count_drop("internal_error")
+                log.warning("rollbar_notifier: a sender failed on an item", exc_info=True)
+            finally:
+                self._queue.task_done()
+
+    def _process(self, event: Event, policy: RetryPolicy, patient: bool) -> bool:
+        """Build and deliver one event; ``False`` when ``before_send`` dropped it."""
+        job = self._job_for(event)
+        if job is None:
+            self._count_drop("before_send")
+            return False
+        result = self._deliver_tracked(job, policy, patient)
+        if result == GAVE_UP:
+            self._abandon(job, "retry_expired")
+        return True
+
+    def _job_for(self, event: Event) -> Optional[_Job]:
+        body = self.builder.build(event)
+        if body is None:
+            return None
+        return _Job(event.uuid, body, self.config.max_body_bytes, event=event)
+
+    def _deliver_tracked(self, job: _Job, policy: RetryPolicy, patient: bool) -> str:
+        """Deliver while listed as in flight, so :meth:`close` can spool it if time runs out."""
+        with self._lock:
+            stopping = self._stopping
+            if not stopping:
+                self._inflight[id(job)] = job
+        if stopping:
+            self._abandon(job, "shutdown_timeout")
+            return STOPPED
+        try:
+            return self._deliver(job, policy, patient)
+        finally:
+            with self._lock:
+                self._inflight.pop(id(job), None)
+
+    def _deliver(self, job: _Job, policy: RetryPolicy, patient: bool) -> str:
+        """Send until delivered, refused, out of time or stopped.
+
+        ``patient`` senders wait out any rate-limit pause; a blocked caller gives up
+        when the pause would outlast its retry window.
+        """
+        started = self._clock()
+        attempt = 0
+        while True:
+            waited = self._wait_out_pause(started, policy, patient)
+            if waited is not None:
+                return waited
+            response = self.transport.send(Request("POST", "item/", job.body))
+            outcome = classify(response, self._wall())
+            if outcome.kind == DELIVERED:
+                self._count("sent")
+                self._schedule_spool_drain()
+                return SENT
+            if outcome.kind == TOO_LARGE and self._shrink(job):
+                continue
+            if outcome.kind != RETRY:
+                self._refused(outcome)
+                return DROPPED
+            self._count("retried")
+            if outcome.retry_after is not None:
+                self._pause(outcome.retry_after)
+                continue
+            attempt += 1
+            delay = policy.next_delay(attempt, self._clock() - started, self._rand)
+            if delay is None:
+                log.info("rollbar_notifier: giving up on item %s after %d attempt(s): %s",
+                         job.uuid, attempt, outcome.message or outcome.reason)
+                return GAVE_UP
+            if not self._sleep(delay):
+                return STOPPED
+
+    def _wait_out_pause(self, started: float, policy: RetryPolicy, patient: bool) -> Optional[str]:
+        while True:
+            with self._lock:
+                remaining = self._pause_until - self._clock()
+            if remaining <= 0:
+                return None
+            if not patient and self._clock() - started + remaining > policy.retry_for:
+                return GAVE_UP
+            if not self._sleep(remaining):
+                return STOPPED
+
+    def _sleep(self, seconds: float) -> bool:
+        """The one place that waits; ``False`` when :meth:`close` interrupted it."""
+        return not self._stop.wait(seconds)
+
+    def _pause(self, seconds: float) -> None:
+        until = self._clock() + seconds
+        with self._lock:
+            extended = until > self._pause_until
+            if extended:
+                self._pause_until = until
+        if extended:
+            log.warning("rollbar_notifier: rate limited by the server; pausing for %.0f s",
+                        seconds)
+
+    def _shrink(self, job: _Job) -> bool:
+        """Rebuild a 413'd item once with half the size limit; ``False`` if that is not possible."""
+        if job.rebuilt or job.event is None:
+            return False
+        job.rebuilt = True
+        limit = max(MIN_REBUILD_LIMIT, job.limit // 2)
+        body = self.builder.build(job.event, limit)
+        if body is None:
+            return False
+        job.body, job.limit = body, limit
+        return True
+
+    def _refused(self, outcome: Outcome) -> None:
+        self._count_drop(outcome.reason)
+        key = (outcome.reason, outcome.message)
+        with self._lock:
+            first = key not in self._logged and len(self._logged) < MAX_LOGGED_REASONS
+            if first:
+                self._logged.add(key)
+        if first:
+            log.warning("rollbar_notifier: the server refused an item (%s): %s",
+                        outcome.reason, outcome.message or "no message")
+
+    def _report_losses(self) -> None:
+        """Once the queue drains after an overflow, queue one item saying what was lost."""
+        if not self._lost or not self._queue.empty():
+            return
+        with self._lock:
+            lost, self._lost = self._lost, 0
+        event = capture_message(
+            f"rollbar_notifier dropped {lost} item(s): the queue (queue_size="
+            f"{self.config.queue_size}) was full because reports came faster than they "
+            f"could be sent",
+            level="warning", extra={"dropped": lost, "reason": "queue_full"})
+        if event is None or not self.submit(event):
+            with self._lock:
+                self._lost += lost
+
+    # -- spool -------------------------------------------------------------------------
+
+    def _abandon(self, job: _Job, reason: str) -> bool:
+        """Keep an undeliverable item in the spool; ``True`` unless it had to be dropped."""
+        if job.spool_name is not None:
+            return True
+        if self.spool is not None:
+            written, evicted = self.spool.write(job.uuid, job.body)
+            if evicted:
+                self._count_drop("spool_full", evicted)
+            if written:
+                self._count("spooled")
+                with self._lock:
+                    self._spool_due = True
+                return True
+        self._count_drop(reason)
+        return False
+
+    def _take_spool_due(self) -> bool:
+        with self._lock:
+            due, self._spool_due = self._spool_due, False
+        return due
+
+    def _schedule_spool_drain(self) -> None:
+        """The server answers again: replay the spool on a sender, after what is queued."""
+        if not self.threaded or not self._take_spool_due():
+            return
+        try:
+            self._queue.put_nowait(_DRAIN_SPOOL)
+        except queue.Full:
+            with self._lock:
+                self._spool_due = True
+
+    def _drain_spool(self, policy: RetryPolicy, patient: bool) -> None:
+        """Send spooled items oldest first; stop at the first one the server will not take."""
+        if self.spool is None:
+            return
+        with self._lock:
+            if self._draining:
+                return
+            self._draining = True
+        try:
+            for name in self.spool.pending():
+                if self._stop.is_set():
+                    return
+                body = self.spool.read(name)
+                if body is None:
+                    continue
+                job = _Job(uuid_of(name), body, len(body), spool_name=name)
+                result = self._deliver_tracked(job, policy, patient)
+                if result in (SENT, DROPPED):
+                    self.spool.remove(name)
+                    continue
+                with self._lock:
+                    self._spool_due = True
+                return
+        finally:
+            with self._lock:
+                self._draining = False
+
+    # -- bookkeeping -------------------------------------------------------------------
+
+    def _count(self, name: str) -> None:
+        with self._lock:
+            self._counts[name] += 1
+
+    def _count_drop(self, reason: str, number: int = 1) -> None:
+        with self._lock:
+            self._dropped[reason] = self._dropped.get(reason, 0) + number
+
+    def _drain_queue(self) -> List[Event]:
+        events: List[Event] = []
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return events
+            self._queue.task_done()
+            if isinstance(item, Event):
+                events.append(item)
+
+    def _stop_threads(self, busy: List[_Job]) -> None:
+        """Wake and end idle senders; ones stuck in a request are daemons and are left."""
+        self._stop.set()
+        for _ in self._threads:
+            try:
+                self._queue.put_nowait(_STOP)
+            except queue.Full:
+                break
+        deadline = self._clock() + (0.2 if busy else 1.0)
+        for thread in self._threads:
+            if thread is not threading.current_thread():
+                thread.join(max(0.0, deadline - self._clock()))
+
+    def _after_fork_in_child(self) -> None:
+        self._reset_state()
+        reset = getattr(self.transport, "reset", None)
+        if reset is not None:
+            reset()
+        if self.threaded and not self._closed:
+            self._start()
+
+
+_live: weakref.WeakSet[Worker] = weakref.WeakSet()
+_registry_lock = threading.Lock()
+_hooks_registered = False
+
+
+def _register(worker: Worker) -> None:
+    """Track live workers; the exit and fork hooks are registered once per process."""
+    global _hooks_registered
+    with _registry_lock:
+        _live.add(worker)
+        if _hooks_registered:
+            return
+        _hooks_registered = True
+    atexit.register(_close_all_at_exit)
+    if hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _close_all_at_exit() -> None:
+    for worker in list(_live):
+        try:
+            worker.close()
+        except Exception:
+            log.debug("rollbar_notifier: closing at exit failed", exc_info=True)
+
+
+def _after_fork_in_child() -> None:
+    global _registry_lock
+    _registry_lock = threading.Lock()
+    for worker in list(_live):
+        try:
+            worker._after_fork_in_child()
+        except Exception:
+            log.debug("rollbar_notifier: restarting after fork failed", exc_info=True)

@@ -1,0 +1,143 @@
+"""Whole processes: exit flush, sys.exit, fork, the spool across restarts, a 50,000 burst."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import pytest
+from conftest import TOKEN
+from scripted_server import Reply, ScriptedServer
+
+pytestmark = pytest.mark.slow
+
+
+def run_child(code: str, endpoint: str, timeout: float = 60,
+              env: Optional[Dict[str, str]] = None) -> subprocess.CompletedProcess[str]:
+    environ = dict(os.environ, ROLLBAR_ACCESS_TOKEN=TOKEN, ROLLBAR_ENDPOINT=endpoint,
+                   ROLLBAR_INSTALL_HOOKS="0", **(env or {}))
+    prelude = "import os, sys, json\nimport rollbar_notifier.notifier as rn\n"
+    return subprocess.run([sys.executable, "-c", prelude + textwrap.dedent(code)], env=environ,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def printed(result: subprocess.CompletedProcess[str], prefix: str) -> List[Any]:
+    return [json.loads(line[len(prefix):]) for line in result.stdout.splitlines()
+            if line.startswith(prefix)]
+
+
+@pytest.mark.parametrize("ending,code", [("return", 0), ("sys.exit(1)", 1)])
+def test_queued_reports_are_delivered_at_exit(server: ScriptedServer, ending: str,
+                                              code: int) -> None:
+    server.script(default=Reply(delay=0.005))
+    result = run_child(f"""
+        rn.init()
+        uuids = [rn.report_message(f"message {{n}}") for n in range(100)]
+        print("UUIDS", json.dumps(uuids))
+        def main():
+            {ending}
+        main()
+    """, server.api_url)
+    assert result.returncode == code, result.stderr
+    [uuids] = printed(result, "UUIDS ")
+    assert len(set(uuids)) == 100
+    assert sorted(set(server.delivered())) == sorted(uuids)
+    assert result.stderr == ""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_reports_its_own_items(server: ScriptedServer) -> None:
+    server.script(default=Reply(delay=0.05))
+    result = run_child("""
+        import warnings
+        warnings.simplefilter("ignore", DeprecationWarning)
+        rn.init(senders=1)
+        before = [rn.report_message(f"parent {n}") for n in range(10)]
+        pid = os.fork()
+        if pid == 0:
+            child = [rn.report_message(f"child {n}") for n in range(10)]
+            print("CHILD", json.dumps([os.getpid(), child]), flush=True)
+            sys.exit(0)
+        os.waitpid(pid, 0)
+        after = [rn.report_message(f"parent after {n}") for n in range(5)]
+        print("PARENT", json.dumps([os.getpid(), before + after]), flush=True)
+    """, server.api_url)
+    assert result.returncode == 0, result.stderr
+    [[child_pid, child_uuids]] = printed(result, "CHILD ")
+    [[parent_pid, parent_uuids]] = printed(result, "PARENT ")
+    sender_of: Dict[str, set] = {}
+    for request in server.requests():
+        pid = request.json()["data"]["server"]["pid"]
+        sender_of.setdefault(str(request.uuid), set()).add(pid)
+    assert {u: sender_of.get(u) for u in child_uuids} == {u: {child_pid} for u in child_uuids}
+    assert {u: sender_of.get(u) for u in parent_uuids} == {u: {parent_pid} for u in parent_uuids}
+
+
+def test_the_spool_carries_items_to_the_next_process(server: ScriptedServer,
+                                                     tmp_path: Path) -> None:
+    spool = tmp_path / "spool"
+    server.stop()
+    first = run_child("""
+        rn.init(shutdown_timeout=1)
+        print("UUIDS", json.dumps([rn.report_message(f"during outage {n}") for n in range(5)]))
+    """, server.api_url, env={"ROLLBAR_SPOOL_DIR": str(spool)})
+    assert first.returncode == 0, first.stderr
+    [uuids] = printed(first, "UUIDS ")
+    assert len(list(spool.glob("*.json"))) == 5
+    server.start()
+    second = run_child("rn.init()", server.api_url, env={"ROLLBAR_SPOOL_DIR": str(spool)})
+    assert second.returncode == 0, second.stderr
+    assert sorted(server.delivered()) == sorted(uuids)
+    assert list(spool.glob("*.json")) == []
+
+
+def test_a_burst_keeps_memory_and_threads_bounded(server: ScriptedServer) -> None:
+    result = run_child("""
+        import threading, time
+
+        def rss_kib():
+            with open("/proc/self/status") as status:
+                return next(int(line.split()[1]) for line in status if line.startswith("VmRSS"))
+
+        def burst(notifier, count):
+            for n in range(count):
+                try:
+                    raise ValueError(f"burst {n}")
+                except ValueError:
+                    notifier.report_exception(extra={"n": n})
+
+        notifier = rn.init()
+        at_init = rss_kib()
+        burst(notifier, 3000)
+        notifier.flush(30)
+        threads, base = threading.active_count(), rss_kib()
+        started = time.monotonic()
+        burst(notifier, 50_000)
+        elapsed = time.monotonic() - started
+        peak = rss_kib()
+        flushed = notifier.flush(60)
+        print("RESULT", json.dumps({
+            "growth_kib": peak - base, "growth_from_init_kib": peak - at_init,
+            "threads": [threads, threading.active_count()],
+            "seconds": elapsed, "flushed": flushed, "stats": notifier.stats()}))
+    """, server.api_url, timeout=150)
+    assert result.returncode == 0, result.stderr
+    [report] = printed(result, "RESULT ")
+    print(f"\n50,000-report burst: RSS growth {report['growth_kib'] / 1024:.1f} MiB during the "
+          f"burst, {report['growth_from_init_kib'] / 1024:.1f} MiB since init, in "
+          f"{report['seconds']:.1f} s; stats {report['stats']}")
+    assert report["growth_kib"] < 20 * 1024
+    assert report["growth_from_init_kib"] < 40 * 1024
+    assert report["threads"][0] == report["threads"][1]
+    assert report["flushed"]
+    lost = report["stats"]["dropped"]["queue_full"]
+    assert lost > 0 and report["stats"]["dropped"] == {"queue_full": lost}
+    warned = [r.json()["data"]["custom"]["dropped"] for r in server.requests()
+              if r.json()["data"]["level"] == "warning"]
+    assert warned and sum(warned) == lost
+    assert report["stats"]["sent"] == report["stats"]["queued"]

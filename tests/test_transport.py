@@ -1,0 +1,94 @@
+"""Outcome classification (pure) and HttpTransport against a real local server."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+from scripted_server import CLOSE, RESET, Reply, ScriptedServer
+
+from rollbar_notifier.transport import (
+    DELIVERED,
+    DROP,
+    RETRY,
+    TOO_LARGE,
+    HttpTransport,
+    Request,
+    Response,
+    classify,
+    rate_limit_pause,
+)
+
+NOW = 1_700_000_000.0
+TOKEN = "secret-token-abc"
+
+
+def error(status: int, message: str = "nope", **headers: str) -> Response:
+    return Response(status, headers, f'{{"err": 1, "message": "{message}"}}'.encode())
+
+
+@pytest.mark.parametrize("status,kind", [
+    (200, DELIVERED), (0, RETRY), (500, RETRY), (502, RETRY), (503, RETRY), (429, RETRY),
+    (413, TOO_LARGE), (400, DROP), (403, DROP), (404, DROP), (422, DROP), (301, DROP),
+])
+def test_every_status_has_one_outcome(status: int, kind: str) -> None:
+    assert classify(error(status), NOW).kind == kind
+
+
+def test_refusals_carry_the_server_message() -> None:
+    outcome = classify(error(422, "Invalid format. data.body is missing"), NOW)
+    assert (outcome.reason, outcome.message) == ("http_422", "Invalid format. data.body is missing")
+    assert classify(Response(403, body=b"<html>"), NOW).message is None
+    network = classify(Response(0, error="ConnectionError: refused"), NOW)
+    assert (network.reason, network.message) == ("network", "ConnectionError: refused")
+
+
+def test_rate_limit_pause_comes_from_the_headers() -> None:
+    reset = str(int(NOW) + 42)
+    assert classify(error(429, **{"X-Rate-Limit-Reset": reset}), NOW).retry_after == 42
+    assert rate_limit_pause({"x-rate-limit-remaining-seconds": "17"}, NOW) == 17
+    assert rate_limit_pause({"X-Rate-Limit-Reset": reset,
+                             "X-Rate-Limit-Remaining-Seconds": "5"}, NOW) == 42
+    assert rate_limit_pause({}, NOW) == 60
+    assert rate_limit_pause({"X-Rate-Limit-Reset": "soon"}, NOW) == 60
+    assert rate_limit_pause({"X-Rate-Limit-Reset": str(int(NOW) - 100)}, NOW) == 1
+    assert rate_limit_pause({"X-Rate-Limit-Remaining-Seconds": "1e12"}, NOW) == 30 * 24 * 3600
+    assert classify(error(500), NOW).retry_after is None
+
+
+def transport(server: ScriptedServer, timeout: float = 2.0) -> HttpTransport:
+    return HttpTransport(server.api_url, TOKEN, timeout)
+
+
+def test_token_only_in_the_header_and_connections_kept_alive(server: ScriptedServer) -> None:
+    http = transport(server)
+    for _ in range(5):
+        assert http.send(Request("POST", "item/", b'{"data": {}}')).status == 200
+    records = server.requests()
+    assert len(records) == 5
+    for record in records:
+        assert record.headers["X-Rollbar-Access-Token"] == TOKEN
+        assert record.headers["Content-Type"] == "application/json"
+        assert record.headers["User-Agent"].startswith("rollbar_notifier/")
+        assert TOKEN not in record.path and "access_token" not in record.path
+    assert len({r.client for r in records}) == 1
+    http.reset()
+    assert http.send(Request("GET", "status/ping")).body == b"pong"
+    http.close()
+
+
+def test_network_failures_are_status_zero(server: ScriptedServer) -> None:
+    http = transport(server, timeout=0.3)
+    server.script(Reply(action=RESET), Reply(action=CLOSE), Reply(delay=1.0))
+    errors = [http.send(Request("POST", "item/", b"{}")) for _ in range(3)]
+    assert [r.status for r in errors] == [0, 0, 0]
+    assert "ConnectionError" in (errors[0].error or "")
+    assert "ConnectionError" in (errors[1].error or "")
+    assert "Timeout" in (errors[2].error or "")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    refused = HttpTransport(f"http://127.0.0.1:{port}/api/1/", TOKEN, 1.0)
+    response = refused.send(Request("GET", "status/ping"))
+    assert response.status == 0 and "ConnectionError" in (response.error or "")
+    assert TOKEN not in (response.error or "")

@@ -1,0 +1,265 @@
+"""Worker logic with a recording transport: no network, short retry windows."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator, List, Optional
+
+import pytest
+
+from rollbar_notifier.capture import Event, capture_message
+from rollbar_notifier.config import Config
+from rollbar_notifier.retry import RetryPolicy
+from rollbar_notifier.spool import Spool
+from rollbar_notifier.transport import Request, Response
+from rollbar_notifier.worker import Worker
+
+OK = Response(200, {}, b'{"err": 0}')
+FAST = RetryPolicy(retry_for=1.0, first=0.02, cap=0.1)
+
+
+class RecordingTransport:
+    """Answers with ``respond(n, request)`` (n counts from 1) and records every request."""
+
+    def __init__(self, respond: Optional[Callable[[int, Request], Response]] = None) -> None:
+        self.respond = respond or (lambda n, request: OK)
+        self.requests: List[Request] = []
+        self.times: List[float] = []
+        self.lock = threading.Lock()
+
+    def send(self, request: Request) -> Response:
+        with self.lock:
+            self.requests.append(request)
+            self.times.append(time.monotonic())
+            number = len(self.requests)
+        return self.respond(number, request)
+
+    def uuids(self) -> List[str]:
+        with self.lock:
+            return [json.loads(r.body or b"{}")["data"]["uuid"] for r in self.requests]
+
+
+@pytest.fixture
+def workers() -> Iterator[Callable[..., Worker]]:
+    made: List[Worker] = []
+
+    def make(transport: RecordingTransport, policy: RetryPolicy = FAST, **options: Any) -> Worker:
+        options.setdefault("access_token", "token")
+        worker = Worker(Config.from_options(options), transport, policy=policy)
+        made.append(worker)
+        return worker
+
+    yield make
+    for worker in made:
+        worker.close(timeout=0.2)
+
+
+def message(text: str = "hello") -> Event:
+    event = capture_message(text)
+    assert event is not None
+    return event
+
+
+def test_items_are_built_and_sent_by_named_sender_threads(workers: Callable[..., Worker]) -> None:
+    seen_threads: List[str] = []
+
+    def respond(n: int, request: Request) -> Response:
+        seen_threads.append(threading.current_thread().name)
+        return OK
+
+    transport = RecordingTransport(respond)
+    worker = workers(transport, senders=3)
+    events = [message(f"m{n}") for n in range(20)]
+    assert all(worker.submit(event) for event in events)
+    assert worker.flush(5)
+    assert sorted(transport.uuids()) == sorted(e.uuid for e in events)
+    assert set(seen_threads) <= {f"rollbar_notifier-sender-{n}" for n in (1, 2, 3)}
+    assert worker.stats() == {"queued": 20, "sent": 20, "retried": 0, "spooled": 0,
+                              "dropped": {}}
+
+
+def test_retries_resend_the_same_bytes(workers: Callable[..., Worker]) -> None:
+    transport = RecordingTransport(lambda n, r: OK if n > 3 else
+                                   (Response(0, error="reset") if n % 2 else Response(503)))
+    worker = workers(transport, senders=1)
+    worker.submit(message())
+    assert worker.flush(5)
+    assert len(transport.requests) == 4
+    assert len({r.body for r in transport.requests}) == 1
+    assert worker.stats()["retried"] == 3 and worker.stats()["sent"] == 1
+
+
+def test_413_rebuilds_once_smaller_then_drops(workers: Callable[..., Worker]) -> None:
+    transport = RecordingTransport(lambda n, r: Response(413))
+    worker = workers(transport, senders=1)
+    event = capture_message("big", extra={"blob": ["x" * 16000 for _ in range(8)]})
+    assert event is not None
+    worker.submit(event)
+    assert worker.flush(5)
+    sizes = [len(r.body or b"") for r in transport.requests]
+    assert len(sizes) == 2 and sizes[0] > 65536 >= sizes[1]
+    assert set(transport.uuids()) == {event.uuid}
+    assert worker.stats()["dropped"] == {"http_413": 1}
+
+
+def test_refusals_are_dropped_and_logged_once_per_reason(
+        workers: Callable[..., Worker], caplog: pytest.LogCaptureFixture) -> None:
+    def respond(n: int, request: Request) -> Response:
+        status = 403 if n % 2 else 422
+        return Response(status, {}, json.dumps({"err": 1, "message": f"bad {status}"}).encode())
+
+    worker = workers(RecordingTransport(respond), senders=1)
+    with caplog.at_level(logging.WARNING, logger="rollbar_notifier"):
+        for _ in range(6):
+            worker.submit(message())
+        assert worker.flush(5)
+    refusals = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert sorted(refusals) == ["rollbar_notifier: the server refused an item (http_403): bad 403",
+                                "rollbar_notifier: the server refused an item (http_422): bad 422"]
+    assert worker.stats()["dropped"] == {"http_403": 3, "http_422": 3}
+    assert "token" not in caplog.text
+
+
+def test_429_pauses_every_sender_until_the_reset(workers: Callable[..., Worker]) -> None:
+    limited_until = time.monotonic() + 1.0
+
+    def respond(n: int, request: Request) -> Response:
+        if time.monotonic() < limited_until:
+            return Response(429, {"X-Rate-Limit-Remaining-Seconds": "1"})
+        return OK
+
+    transport = RecordingTransport(respond)
+    worker = workers(transport, senders=4)
+    events = [message(f"m{n}") for n in range(30)]
+    for event in events:
+        worker.submit(event)
+    assert worker.flush(10)
+    limited = [t for t in transport.times if t < limited_until]
+    assert len(limited) <= 4
+    assert sorted(set(transport.uuids())) == sorted(e.uuid for e in events)
+    assert worker.stats()["sent"] == 30 and worker.stats()["dropped"] == {}
+
+
+def test_a_full_queue_drops_counts_and_reports_the_loss(workers: Callable[..., Worker]) -> None:
+    gate = threading.Event()
+    transport = RecordingTransport(lambda n, r: OK if gate.wait(10) else Response(0))
+    worker = workers(transport, senders=1, queue_size=5)
+    accepted = [worker.submit(message(f"m{n}")) for n in range(50)]
+    assert 5 <= accepted.count(True) <= 6
+    gate.set()
+    assert worker.flush(5)
+    bodies = [json.loads(r.body or b"{}")["data"] for r in transport.requests]
+    warnings = [b for b in bodies if b["level"] == "warning"]
+    assert len(warnings) == 1
+    assert warnings[0]["custom"]["dropped"] == accepted.count(False)
+    assert "queue" in warnings[0]["body"]["message"]["body"]
+    assert worker.stats()["dropped"] == {"queue_full": accepted.count(False)}
+
+
+def test_before_send_can_drop(workers: Callable[..., Worker]) -> None:
+    transport = RecordingTransport()
+    worker = workers(transport, before_send=lambda payload: None)
+    assert worker.submit(message())
+    assert worker.flush(5)
+    assert transport.requests == []
+    assert worker.stats()["dropped"] == {"before_send": 1}
+
+
+def test_expired_items_are_spooled_and_replayed_after_recovery(
+        workers: Callable[..., Worker], tmp_path: Path) -> None:
+    up = threading.Event()
+    transport = RecordingTransport(lambda n, r: OK if up.is_set() else Response(503))
+    worker = workers(transport, policy=RetryPolicy(retry_for=0.2, first=0.02, cap=0.05),
+                     senders=2, spool_dir=str(tmp_path))
+    lost = [message(f"lost{n}") for n in range(3)]
+    for event in lost:
+        worker.submit(event)
+    assert worker.flush(5)
+    spool = Spool(str(tmp_path), 100, 10**6)
+    assert len(spool.pending()) == 3 and worker.stats()["spooled"] == 3
+    up.set()
+    worker.submit(message("after"))
+    assert worker.flush(5)
+    assert spool.pending() == []
+    assert {e.uuid for e in lost} <= set(transport.uuids())
+
+
+def test_without_a_spool_expired_items_are_counted(workers: Callable[..., Worker]) -> None:
+    worker = workers(RecordingTransport(lambda n, r: Response(500)),
+                     policy=RetryPolicy(retry_for=0.1, first=0.01, cap=0.02))
+    worker.submit(message())
+    assert worker.flush(5)
+    assert worker.stats()["dropped"] == {"retry_expired": 1}
+
+
+def test_close_spools_what_is_pending_and_is_idempotent(
+        workers: Callable[..., Worker], tmp_path: Path) -> None:
+    transport = RecordingTransport(lambda n, r: Response(0, error="down"))
+    worker = workers(transport, policy=RetryPolicy(retry_for=60, first=5, cap=5),
+                     spool_dir=str(tmp_path), senders=2)
+    events = [message(f"m{n}") for n in range(5)]
+    for event in events:
+        worker.submit(event)
+    assert not worker.flush(0.2)
+    started = time.monotonic()
+    worker.close(timeout=0.2)
+    worker.close(timeout=0.2)
+    assert time.monotonic() - started < 2
+    names = Spool(str(tmp_path), 100, 10**6).pending()
+    assert sorted(n.split("-", 2)[2][:-5] for n in names) == sorted(e.uuid for e in events)
+    assert not worker.submit(message())
+
+
+def test_close_without_a_spool_says_so_on_stderr(
+        workers: Callable[..., Worker], capsys: pytest.CaptureFixture[str]) -> None:
+    worker = workers(RecordingTransport(lambda n, r: Response(0, error="down")),
+                     policy=RetryPolicy(retry_for=60, first=5, cap=5), senders=1)
+    for n in range(3):
+        worker.submit(message(f"m{n}"))
+    worker.close(timeout=0.1)
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "3 item(s) were not delivered" in err
+    assert worker.stats()["dropped"] == {"shutdown_timeout": 3}
+
+
+def test_thread_count_is_fixed_and_threads_end_on_close(workers: Callable[..., Worker]) -> None:
+    before = threading.active_count()
+    worker = workers(RecordingTransport(), senders=4)
+    assert threading.active_count() == before + 4
+    for n in range(200):
+        worker.submit(message(f"m{n}"))
+    assert threading.active_count() == before + 4
+    worker.close(timeout=2)
+    assert threading.active_count() == before
+
+
+def test_blocking_mode_sends_in_the_callers_thread(workers: Callable[..., Worker]) -> None:
+    callers: List[str] = []
+
+    def respond(n: int, request: Request) -> Response:
+        callers.append(threading.current_thread().name)
+        return Response(503) if n == 1 else OK
+
+    before = threading.active_count()
+    worker = workers(RecordingTransport(respond), mode="blocking")
+    assert threading.active_count() == before
+    event = message()
+    assert worker.send_now(event) == event.uuid
+    assert callers == [threading.current_thread().name] * 2
+    dropping = workers(RecordingTransport(), mode="blocking", before_send=lambda p: None)
+    assert dropping.send_now(message()) is None
+
+
+def test_blocking_mode_does_not_wait_out_a_long_rate_limit(
+        workers: Callable[..., Worker], tmp_path: Path) -> None:
+    transport = RecordingTransport(lambda n, r: Response(429, {"X-Rate-Limit-Remaining-Seconds":
+                                                               "120"}))
+    worker = workers(transport, mode="blocking", shutdown_timeout=1, spool_dir=str(tmp_path))
+    started = time.monotonic()
+    assert worker.send_now(message()) is not None
+    assert time.monotonic() - started < 1
+    assert worker.stats()["spooled"] == 1 and len(transport.requests) == 1
