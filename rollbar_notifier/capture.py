@@ -332,11 +332,13 @@ def _event(level: Any, default_level: str, **fields: Any) -> Event:
     for name in ("description", "context", "title", "fingerprint"):
         if fields.get(name) is not None:
             fields[name] = safe_str(fields[name], MAX_MESSAGE)
+    timestamp = fields.pop("timestamp", None)
+    thread = fields.pop("thread", None)
     return Event(
         uuid=str(uuid.uuid4()),
-        timestamp=int(time.time()),
+        timestamp=int(time.time()) if timestamp is None else int(timestamp),
         level=level_name,
-        thread=threading.current_thread().name,
+        thread=threading.current_thread().name if thread is None else safe_str(thread, 255),
         extra=snapshot(dict(extra), EXTRA_LIMITS) if extra else None,
         request=snapshot(dict(request), EXTRA_LIMITS) if request else None,
         person=_person(person),

@@ -56,7 +56,7 @@ REPORT_FIELDS = ("context", "fingerprint", "title", "person", "request")
 STRUCTLOG_OWN_KEYS = frozenset({"event", "level", "exc_info", "stack_info", "timestamp"})
 """Keys of a structlog event dict that are not the user's data."""
 
-LOCATION_ATTRIBUTES = ("module", "funcName", "lineno", "threadName", "process")
+LOCATION_ATTRIBUTES = ("module", "funcName", "lineno", "process")
 
 TRACEBACK_HEADER = "\nTraceback (most recent call last):"
 """Where formatters that insist on it (loguru, structlog renderers) append the traceback."""
@@ -147,6 +147,8 @@ class RollbarHandler(logging.Handler):
         fields: Dict[str, Any] = {name: custom.pop(name) for name in REPORT_FIELDS
                                   if name in custom}
         fields.setdefault("context", record.name)
+        fields["timestamp"] = int(record.created)
+        fields["thread"] = record.threadName
         custom.update((name, getattr(record, name, None)) for name in LOCATION_ATTRIBUTES)
         level = from_logging(record.levelno)
         events = None

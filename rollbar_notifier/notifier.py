@@ -47,8 +47,15 @@ class Notifier:
         context: Optional[str] = None,
         description: Optional[str] = None,
         telemetry: Optional[List[Dict[str, Any]]] = None,
+        timestamp: Optional[int] = None,
+        thread: Optional[str] = None,
     ) -> Optional[str]:
-        """Report ``exc`` (default: the exception being handled); the item's uuid or ``None``."""
+        """Report ``exc`` (default: the exception being handled); the item's uuid or ``None``.
+
+        ``timestamp`` and ``thread`` default to now and the calling thread; pass them when
+        the report describes something that happened earlier or elsewhere, such as a log
+        record handled on a ``QueueListener`` thread.
+        """
         if self._worker is None:
             return None
         try:
@@ -58,7 +65,8 @@ class Notifier:
             event = capture_exception(
                 info, level=level, capture_locals=self.config.capture_locals, extra=extra,
                 request=request, person=person, fingerprint=fingerprint, title=title,
-                context=context, description=description, telemetry=telemetry)
+                context=context, description=description, telemetry=telemetry,
+                timestamp=timestamp, thread=thread)
             return self.submit(event) if event is not None else None
         except Exception:
             log.warning("rollbar_notifier: report_exception failed", exc_info=True)
@@ -76,14 +84,20 @@ class Notifier:
         title: Optional[str] = None,
         context: Optional[str] = None,
         telemetry: Optional[List[Dict[str, Any]]] = None,
+        timestamp: Optional[int] = None,
+        thread: Optional[str] = None,
     ) -> Optional[str]:
-        """Report a message; the item's uuid or ``None`` when it was not queued."""
+        """Report a message; the item's uuid or ``None`` when it was not queued.
+
+        ``timestamp`` and ``thread`` are as for :meth:`report_exception`.
+        """
         if self._worker is None:
             return None
         try:
             event = capture_message(text, level=level, extra=extra, request=request,
                                     person=person, fingerprint=fingerprint, title=title,
-                                    context=context, telemetry=telemetry)
+                                    context=context, telemetry=telemetry,
+                                    timestamp=timestamp, thread=thread)
             return self.submit(event) if event is not None else None
         except Exception:
             log.warning("rollbar_notifier: report_message failed", exc_info=True)

@@ -94,8 +94,8 @@ class Worker:
 
     def _reset_state(self) -> None:
         """Everything a forked child must not share with its parent."""
-        self._queue: queue.Queue[QueueItem] = queue.Queue(self.config.queue_size)
-        self._lock = threading.Lock()
+        self._queue: queue.Queue[QueueItem] = _ReentrantQueue(self.config.queue_size)
+        self._lock = threading.RLock()
         self._stop = threading.Event()
         self._stopping = False
         self._threads: List[threading.Thread] = []
@@ -454,6 +454,22 @@ class Worker:
 
 
 _live: weakref.WeakSet[Worker] = weakref.WeakSet()
+class _ReentrantQueue(queue.Queue):  # type: ignore[type-arg]
+    """A ``queue.Queue`` whose lock the same thread may take again.
+
+    Garbage collection can run a ``__del__`` at any allocation, even inside a queue
+    operation; if it raises, the unraisable hook reports it and queues on the same
+    thread. With the stdlib's plain lock that nested put would deadlock the host.
+    """
+
+    def __init__(self, maxsize: int) -> None:
+        super().__init__(maxsize)
+        self.mutex = threading.RLock()  # type: ignore[assignment]
+        self.not_empty = threading.Condition(self.mutex)
+        self.not_full = threading.Condition(self.mutex)
+        self.all_tasks_done = threading.Condition(self.mutex)
+
+
 _registry_lock = threading.Lock()
 _hooks_registered = False
 

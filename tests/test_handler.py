@@ -96,7 +96,7 @@ def test_dictconfig_handler_reports_messages_and_exceptions(devserver: DevServer
     assert message["context"] == "shop.orders"
     assert message["custom"]["order_id"] == 17 and message["custom"]["amount"] == 9.5
     assert message["custom"]["funcName"].startswith("test_dictconfig_handler_reports")
-    assert {"module", "lineno", "threadName", "process"} <= set(message["custom"])
+    assert {"module", "lineno", "thread", "process"} <= set(message["custom"])
     telemetry = [e["body"]["message"] for e in message["body"]["telemetry"]]
     assert telemetry == ["order 17 received", "below the handler's level"]
 
@@ -342,3 +342,34 @@ def test_explicit_notifier_is_shared_not_closed(devserver: DevServer,
         assert len(devserver.wait_for_occurrences(2, WAIT)) == 2
     with pytest.raises(ValueError, match="not both"):
         RollbarHandler(notifier=notifier, access_token="x")
+
+
+def test_a_record_handled_on_a_listener_thread_keeps_its_own_thread_and_time(
+        devserver: DevServer, make_handler: Callable[..., RollbarHandler],
+        root: logging.Logger) -> None:
+    import logging.handlers
+    import queue
+
+    handler = make_handler()
+    root.removeHandler(handler)
+    records: queue.Queue[logging.LogRecord] = queue.Queue()
+    listener = logging.handlers.QueueListener(records, handler)
+    logger = logging.getLogger("test.listener")
+    logger.propagate = False
+    logger.addHandler(logging.handlers.QueueHandler(records))
+    try:
+        worker = threading.Thread(target=lambda: logger.error("from %s", "elsewhere"),
+                                  name="request-7")
+        worker.start()
+        worker.join(WAIT)
+        record_time = int(records.queue[0].created)
+        listener.start()
+        listener.stop()
+        handler.flush()
+        [occurrence] = devserver.wait_for_occurrences(1, WAIT)
+    finally:
+        logger.handlers.clear()
+        logger.propagate = True
+    data = occurrence["data"]
+    assert data["custom"]["thread"] == "request-7"
+    assert data["timestamp"] == record_time

@@ -235,3 +235,43 @@ def test_a_handler_with_install_hooks_installs_them(saved_hooks: None,
     assert sys.excepthook is not before
     for handler in (plain, hooked):
         handler.close()
+
+
+UNRAISABLE_DURING_GC = r"""
+import gc, sys
+import rollbar_notifier
+
+notifier = rollbar_notifier.init(access_token=sys.argv[1], endpoint=sys.argv[2],
+                                 environment="test")
+calls = []
+
+def failing_callback(phase, info):
+    if phase == "start" and len(calls) < 200:
+        calls.append(phase)
+        raise RuntimeError("raised during garbage collection")
+
+gc.callbacks.append(failing_callback)
+gc.set_threshold(1)  # collect at nearly every allocation: inside the notifier's own locks too
+try:
+    for index in range(20):
+        rollbar_notifier.report_message(f"message {index}")
+finally:
+    gc.callbacks.remove(failing_callback)
+    gc.set_threshold(700)
+print("reports", len(calls), "delivered", notifier.flush(10))
+"""
+
+
+def test_errors_raised_during_garbage_collection_are_reported_and_nothing_hangs(
+        tmp_path: Any) -> None:
+    with DevServer() as server:
+        script = tmp_path / "gc_reentry.py"
+        script.write_text(UNRAISABLE_DURING_GC)
+        result = subprocess.run(
+            [sys.executable, str(script), server.tokens["post_server_item"], server.api_url],
+            capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert "delivered True" in result.stdout
+        unraisable = [o for o in server.occurrences()
+                      if "garbage collection" in str(o["data"]["body"])]
+        assert unraisable

@@ -263,3 +263,23 @@ def test_blocking_mode_does_not_wait_out_a_long_rate_limit(
     assert worker.send_now(message()) is not None
     assert time.monotonic() - started < 1
     assert worker.stats()["spooled"] == 1 and len(transport.requests) == 1
+
+
+def test_a_submit_nested_inside_the_workers_own_locks_does_not_deadlock(
+        workers: Callable[..., Worker]) -> None:
+    """Garbage collection may run a failing ``__del__`` (and so the unraisable hook) at any
+    allocation, including while this thread is inside a queue operation."""
+    transport = RecordingTransport()
+    worker = workers(transport)
+    accepted: List[bool] = []
+
+    def nested() -> None:
+        with worker._queue.mutex, worker._lock:
+            accepted.append(worker.submit(message("from a __del__")))
+
+    thread = threading.Thread(target=nested, daemon=True)
+    thread.start()
+    thread.join(5)
+    assert not thread.is_alive(), "submit deadlocked on a lock its own thread held"
+    assert accepted == [True]
+    assert worker.flush(5)
