@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, Dict, Optional, Union
 
 from .capture import Trace, capture_message, capture_stack, safe_str
 from .config import Config
-from .hooks import install_excepthook, resolve_notifier
+from .hooks import flush_within_shutdown_timeout, install_excepthook, resolve_notifier
 from .levels import from_logging
 from .telemetry import attach, is_excluded, recent
 
@@ -119,14 +119,8 @@ class RollbarHandler(logging.Handler):
             _state.active = False
 
     def flush(self) -> None:
-        """Deliver what is queued within ``shutdown_timeout``; ``logging.shutdown()`` calls it."""
-        notifier = resolve_notifier(self._notifier)
-        if notifier is None:
-            return
-        try:
-            notifier.flush(timeout=notifier.config.shutdown_timeout)
-        except Exception:
-            log.warning("rollbar_notifier could not flush", exc_info=True)
+        """``logging.shutdown()`` calls this at exit: that is when queued items go out."""
+        flush_within_shutdown_timeout(resolve_notifier(self._notifier))
 
     def close(self) -> None:
         """Close an owned notifier; a shared one is only flushed, others still use it."""

@@ -84,7 +84,7 @@ class _Hooks:
         try:
             self.previous_excepthook(exc_type, exc, tb)
         finally:
-            _flush(notifier)
+            flush_within_shutdown_timeout(notifier)
 
     def threading_excepthook(self, args: Any) -> None:
         notifier = None
@@ -94,7 +94,7 @@ class _Hooks:
         try:
             self.previous_threading(args)
         finally:
-            _flush(notifier)
+            flush_within_shutdown_timeout(notifier)
 
     def unraisablehook(self, unraisable: Any) -> None:
         """No flush here: it runs inside ``__del__`` and garbage collection, at any time."""
@@ -105,14 +105,15 @@ class _Hooks:
         self.previous_unraisable(unraisable)
 
 
-def _flush(notifier: Optional[Notifier]) -> None:
-    """The traceback is printed first; then delivery may take up to ``shutdown_timeout``."""
+def flush_within_shutdown_timeout(notifier: Optional[Notifier]) -> None:
+    """Deliver what is queued, but never hold up a dying process or ``logging.shutdown()``
+    for longer than ``shutdown_timeout``. Never raises."""
     if notifier is None:
         return
     try:
         notifier.flush(timeout=notifier.config.shutdown_timeout)
     except Exception:
-        log.debug("rollbar_notifier: flushing after an uncaught exception failed", exc_info=True)
+        log.debug("rollbar_notifier: flushing failed", exc_info=True)
 
 
 _lock = threading.Lock()

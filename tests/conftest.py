@@ -7,9 +7,17 @@ from typing import Any, Callable, Iterator, List
 import pytest
 from scripted_server import ScriptedServer
 
+from rollbar_notifier.devserver import DevServer
 from rollbar_notifier.notifier import Notifier
 
 TOKEN = "test-token-0123456789abcdef"
+
+
+@pytest.fixture
+def devserver() -> Iterator[DevServer]:
+    """A real Rollbar-compatible server on 127.0.0.1, with a fresh database."""
+    with DevServer() as running:
+        yield running
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import os
 import shutil
 import socket
 import subprocess
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from scripted_server import Reply, ScriptedServer
@@ -23,12 +23,6 @@ from rollbar_notifier.notifier import Notifier
 from rollbar_notifier.transport import HttpTransport
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
-
-
-@pytest.fixture
-def devserver() -> Iterator[DevServer]:
-    with DevServer() as running:
-        yield running
 
 
 @pytest.fixture

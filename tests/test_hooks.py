@@ -21,12 +21,6 @@ WAIT = 10.0
 
 
 @pytest.fixture
-def devserver() -> Iterator[DevServer]:
-    with DevServer() as running:
-        yield running
-
-
-@pytest.fixture
 def notifier(devserver: DevServer) -> Iterator[Notifier]:
     with Notifier(access_token=devserver.tokens["post_server_item"],
                   endpoint=devserver.api_url, environment="test") as made:

@@ -15,12 +15,6 @@ WAIT = 10.0
 
 
 @pytest.fixture
-def devserver() -> Iterator[DevServer]:
-    with DevServer() as running:
-        yield running
-
-
-@pytest.fixture
 def handler(devserver: DevServer) -> Iterator[RollbarHandler]:
     """Our handler alone on a non-propagating logger tree; structlog reset afterwards."""
     made = RollbarHandler(access_token=devserver.tokens["post_server_item"],
