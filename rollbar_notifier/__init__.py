@@ -4,8 +4,9 @@ import logging
 
 from ._version import __version__
 from .config import Config
+from .deploy import DeployError
 from .handler import RollbarHandler
-from .hooks import install_excepthook, uninstall_excepthook
+from .hooks import install_asyncio_handler, install_excepthook, uninstall_excepthook
 from .notifier import (
     Notifier,
     close,
@@ -21,6 +22,7 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
     "Config",
+    "DeployError",
     "Notifier",
     "RollbarHandler",
     "__version__",
@@ -28,6 +30,7 @@ __all__ = [
     "flush",
     "get_notifier",
     "init",
+    "install_asyncio_handler",
     "install_excepthook",
     "report_deploy",
     "report_exception",

@@ -66,6 +66,12 @@ class _BoundedRepr(reprlib.Repr):
         self.maxlong = 100
         self.maxlevel = 2
 
+    def repr_int(self, x: int, level: int) -> str:
+        """Before 3.11 ``repr`` of a huge int is quadratic; after, it raises."""
+        if x.bit_length() > 1000:
+            return f"<int of {x.bit_length()} bits>"
+        return super().repr_int(x, level)
+
     def repr_bytes(self, x: bytes, level: int) -> str:
         text = repr(x[: self.maxstring])
         if len(x) > self.maxstring:
@@ -264,9 +270,6 @@ class Event:
     title: Optional[str] = None
     telemetry: Optional[List[Dict[str, Any]]] = None
 
-    @property
-    def exception_class(self) -> Optional[str]:
-        return self.traces[0].class_name if self.traces else None
 
 
 def exc_info_of(exc: ExceptionArg) -> Optional[ExcInfo]:
@@ -339,22 +342,34 @@ def _event(level: Any, default_level: str, **fields: Any) -> Event:
         timestamp=int(time.time()) if timestamp is None else int(timestamp),
         level=level_name,
         thread=threading.current_thread().name if thread is None else safe_str(thread, 255),
-        extra=snapshot(dict(extra), EXTRA_LIMITS) if extra else None,
-        request=snapshot(dict(request), EXTRA_LIMITS) if request else None,
-        person=_person(person),
+        extra=_mapping("extra", extra, keep_other=True),
+        request=_mapping("request", request),
+        person=_mapping("person", person),
         **fields,
     )
 
 
-def _person(person: Any) -> Optional[Dict[str, Any]]:
-    if not person:
+def _mapping(name: str, value: Any, keep_other: bool = False) -> Optional[Dict[str, Any]]:
+    """A bounded copy of a mapping argument; anything else must not cost the report.
+
+    A list of pairs is accepted as a mapping. Other values of ``extra`` are kept under
+    the key ``extra``; other requests or persons are left out with a warning.
+    """
+    if value is None or (isinstance(value, (AbcMapping, list, tuple, str)) and not value):
         return None
-    data: Dict[str, Any] = snapshot(dict(person), EXTRA_LIMITS)
-    if data.get("id") is None:
-        log.warning("rollbar_notifier: person without an 'id' is not sent")
-        return None
-    data["id"] = safe_str(data["id"], 40)[:40]
-    return data
+    if not isinstance(value, AbcMapping) and isinstance(value, (list, tuple)):
+        try:
+            value = dict(value)
+        except (TypeError, ValueError):
+            pass
+    if isinstance(value, AbcMapping):
+        copied: Dict[str, Any] = snapshot(value, EXTRA_LIMITS)
+        return copied
+    if keep_other:
+        return {name: snapshot(value, EXTRA_LIMITS)}
+    log.warning("rollbar_notifier: %s must be a mapping, got %s; it is left out",
+                name, type(value).__name__)
+    return None
 
 
 def _chain(exc: BaseException, tb: Optional[TracebackType], capture_locals: bool) -> List[Trace]:

@@ -2,94 +2,214 @@
 
 Options come from keyword arguments, then from ``ROLLBAR_*`` environment variables,
 then from defaults. Everything is checked once, here, so that later stages can trust
-the values and never have to raise into the host program.
+the values and never have to raise into the host program. Strings are accepted
+wherever a number or a flag is expected, because ``fileConfig`` and the environment
+only have strings.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import os
 import socket
 import sys
-from typing import Any, Callable, Dict, FrozenSet, Mapping, Optional, Tuple, Type
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Type
 from urllib.parse import urlsplit
 
 from .levels import normalize_level
 
 DEFAULT_ENDPOINT = "https://api.rollbar.com/api/1/"
 MAX_BODY_BYTES = 131072
+MIN_BODY_BYTES = 8192
+"""The smallest limit the minimal item is guaranteed to fit, even with 255-character
+identity fields made of 4-byte characters."""
 SERVER_SCOPE = "post_server_item"
 CLIENT_SCOPE = "post_client_item"
 CLIENT_PLATFORMS = frozenset({"browser", "android", "ios", "flash", "client"})
-MODES = frozenset({"thread", "blocking"})
+MODES = ("thread", "blocking")
 
 BeforeSend = Callable[[Dict[str, Any]], Optional[Dict[str, Any]]]
+Coerce = Callable[[str, Any], Any]
+"""Checks one option: given its label (the keyword or the variable) and a raw value."""
 
 
-def _parse_bool(text: str) -> bool:
-    value = text.strip().lower()
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off", ""):
-        return False
-    raise ValueError(f"expected a boolean, got {text!r}")
+def _text(max_length: int) -> Coerce:
+    def coerce(label: str, value: Any) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError(f"{label} must be a non-empty string, got {value!r}")
+        if len(value) > max_length:
+            raise ValueError(f"{label} must be at most {max_length} characters")
+        return value
+    return coerce
 
 
-def _parse_list(text: str) -> Tuple[str, ...]:
-    return tuple(part.strip() for part in text.split(",") if part.strip())
+def _choice(*choices: str) -> Coerce:
+    def coerce(label: str, value: Any) -> str:
+        if value not in choices:
+            raise ValueError(f"{label} must be one of {', '.join(map(repr, choices))}, "
+                             f"got {value!r}")
+        return str(value)
+    return coerce
 
 
-_ENV_PARSERS: Dict[type, Callable[[str], Any]] = {
-    bool: _parse_bool,
-    int: int,
-    float: float,
-    str: str,
-    tuple: _parse_list,
-}
+def _token(label: str, value: Any) -> Optional[str]:
+    """Never echo the value: it is a secret, and error messages end up in logs.
+
+    An empty token means none, as with an unset variable: the notifier then reports
+    nothing and says so once, rather than crashing the program at start-up.
+    """
+    if not isinstance(value, str):
+        raise ValueError(f"{label} must be a string")
+    if not value:
+        return None
+    if any(ch.isspace() or not ch.isprintable() for ch in value):
+        raise ValueError(f"{label} contains white space or control characters (a trailing "
+                         "newline from a file?); strip it")
+    return value
 
 
-def _option(default: Any, env_type: Optional[type] = str, **kwargs: Any) -> Any:
-    """Declare an option; ``env_type=None`` means it cannot come from the environment."""
-    metadata = {"env_type": env_type}
-    if callable(default) and not isinstance(default, type):
-        return dataclasses.field(default_factory=default, metadata=metadata, **kwargs)
-    return dataclasses.field(default=default, metadata=metadata, **kwargs)
+def _path(label: str, value: Any) -> str:
+    try:
+        return os.fspath(value)  # type: ignore[no-any-return]
+    except TypeError:
+        raise ValueError(f"{label} must be a path, got {value!r}") from None
+
+
+def _flag(label: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off"):
+            return False
+    raise ValueError(f"{label} must be true or false, got {value!r}")
+
+
+def _number(minimum: float, *, whole: bool = False, above: bool = False) -> Coerce:
+    def coerce(label: str, value: Any) -> float:
+        try:
+            if isinstance(value, bool):
+                raise ValueError
+            number = float(value.strip()) if isinstance(value, str) else float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{label} must be a number, got {value!r}") from None
+        if not math.isfinite(number) or (whole and not number.is_integer()):
+            raise ValueError(f"{label} must be a finite {'whole ' if whole else ''}number, "
+                             f"got {value!r}")
+        if number < minimum or (above and number == minimum):
+            raise ValueError(f"{label} must be {'above' if above else 'at least'} {minimum:g}, "
+                             f"got {value!r}")
+        return int(number) if whole else number
+    return coerce
+
+
+def _body_limit(label: str, value: Any) -> int:
+    limit: int = _number(MIN_BODY_BYTES, whole=True)(label, value)
+    if limit > MAX_BODY_BYTES:
+        raise ValueError(f"{label} must be at most {MAX_BODY_BYTES} (the API's 128 KB)")
+    return limit
+
+
+def _logging_level(label: str, value: Any) -> int:
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    try:
+        name = normalize_level(value)
+    except ValueError as exc:
+        raise ValueError(f"{label}: {exc}") from None
+    return {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
+            "error": logging.ERROR, "critical": logging.CRITICAL}[name]
+
+
+def _strings(label: str, value: Any) -> Tuple[str, ...]:
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    try:
+        items = tuple(value)
+    except TypeError:
+        raise ValueError(f"{label} must be a list of strings") from None
+    if not all(isinstance(item, str) for item in items):
+        raise ValueError(f"{label} must be a list of strings")
+    return items
+
+
+def _exception_classes(label: str, value: Any) -> Tuple[Type[BaseException], ...]:
+    items = value if isinstance(value, (tuple, list, set, frozenset)) else (value,)
+    for item in items:
+        if not (isinstance(item, type) and issubclass(item, BaseException)):
+            raise ValueError(f"{label} must list exception classes, got {item!r}")
+    return tuple(items)
+
+
+def _callable(label: str, value: Any) -> Any:
+    if not callable(value):
+        raise ValueError(f"{label} must be a callable taking and returning a payload dict")
+    return value
+
+
+def _endpoint(label: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"{label} must be a URL string, got {value!r}")
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+    except ValueError as exc:
+        raise ValueError(f"{label} is not a valid URL: {value!r} ({exc})") from None
+    if parts.scheme not in ("http", "https") or not host:
+        raise ValueError(f"{label} must be an http(s) URL with a host, got {value!r}")
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ValueError(f"{label} must not carry a query, fragment or credentials "
+                         "(the token goes in the access_token option)")
+    return value if value.endswith("/") else value + "/"
+
+
+def _option(default: Any, coerce: Optional[Coerce], *, env: bool = True,
+            repr: bool = True) -> Any:
+    """Declare an option: its default, how a given value is checked, and whether
+    a ``ROLLBAR_<NAME>`` variable may supply it."""
+    return dataclasses.field(default=default, repr=repr,
+                             metadata={"coerce": coerce, "env": env})
 
 
 @dataclasses.dataclass(frozen=True)
 class Config:
     """The notifier's options. Build it with :meth:`Config.from_options`."""
 
-    access_token: Optional[str] = _option(None, repr=False)
-    environment: str = _option("production")
-    endpoint: str = _option(DEFAULT_ENDPOINT)
-    token_scope: str = _option(SERVER_SCOPE)
-    platform: Optional[str] = _option(None)
-    code_version: Optional[str] = _option(None)
-    root: Optional[str] = _option(None)
-    branch: Optional[str] = _option(None)
-    host: Optional[str] = _option(None)
-    framework: Optional[str] = _option(None)
-    capture_locals: bool = _option(True, bool)
-    scrub_fields: Tuple[str, ...] = _option((), tuple)
-    before_send: Optional[BeforeSend] = _option(None, None)  # noqa: RUF009 - a field()
-    ignore: Tuple[Type[BaseException], ...] = _option((), None)
-    mode: str = _option("thread")
-    queue_size: int = _option(1000, int)
-    senders: int = _option(4, int)
-    timeout: float = _option(5.0, float)
-    retry_for: float = _option(300.0, float)
-    shutdown_timeout: float = _option(5.0, float)
-    spool_dir: Optional[str] = _option(None)
-    spool_max_items: int = _option(1000, int)
-    spool_max_bytes: int = _option(64 * 1024 * 1024, int)
-    max_body_bytes: int = _option(MAX_BODY_BYTES, int)
-    telemetry_level: int = _option(logging.INFO)
-    telemetry_size: int = _option(50, int)
-    install_hooks: bool = _option(True, bool)
-    enabled: bool = _option(True, bool)
-    verify_tls: bool = _option(True, bool)
+    access_token: Optional[str] = _option(None, _token, repr=False)
+    environment: str = _option("production", _text(255))
+    endpoint: str = _option(DEFAULT_ENDPOINT, _endpoint)
+    token_scope: str = _option(SERVER_SCOPE, _choice(SERVER_SCOPE, CLIENT_SCOPE))
+    platform: Optional[str] = _option(None, _text(255))
+    code_version: Optional[str] = _option(None, _text(40))
+    root: Optional[str] = _option(None, _path)
+    branch: Optional[str] = _option(None, _text(255))
+    host: Optional[str] = _option(None, _text(255))
+    framework: Optional[str] = _option(None, _text(255))
+    capture_locals: bool = _option(True, _flag)
+    scrub_fields: Tuple[str, ...] = _option((), _strings)
+    before_send: Optional[BeforeSend] = _option(None, _callable, env=False)  # noqa: RUF009
+    ignore: Tuple[Type[BaseException], ...] = _option((), _exception_classes, env=False)
+    mode: str = _option("thread", _choice(*MODES))
+    queue_size: int = _option(1000, _number(1, whole=True))
+    senders: int = _option(4, _number(1, whole=True))
+    timeout: float = _option(5.0, _number(0, above=True))
+    retry_for: float = _option(300.0, _number(0))
+    shutdown_timeout: float = _option(5.0, _number(0))
+    spool_dir: Optional[str] = _option(None, _path)
+    spool_max_items: int = _option(1000, _number(1, whole=True))
+    spool_max_bytes: int = _option(64 * 1024 * 1024, _number(0, whole=True))
+    max_body_bytes: int = _option(MAX_BODY_BYTES, _body_limit)
+    telemetry_level: int = _option(logging.INFO, _logging_level)
+    telemetry_size: int = _option(50, _number(0, whole=True))
+    install_hooks: bool = _option(True, _flag)
+    enabled: bool = _option(True, _flag)
+    verify_tls: bool = _option(True, _flag)
 
     @classmethod
     def from_options(
@@ -106,53 +226,22 @@ class Config:
             raise ValueError(f"unknown rollbar_notifier option(s): {', '.join(unknown)}")
         values: Dict[str, Any] = {}
         for name, field in fields.items():
-            if name in options and options[name] is not None:
-                values[name] = options[name]
-                continue
-            env_type = field.metadata.get("env_type")
-            env_name = "ROLLBAR_" + name.upper()
-            if env_type is not None and environ.get(env_name) not in (None, ""):
-                try:
-                    values[name] = _ENV_PARSERS[env_type](environ[env_name])
-                except ValueError as exc:
-                    raise ValueError(f"{env_name}: {exc}") from None
-        return cls(**values)._validated()
+            label, value = name, options.get(name)
+            if value is None and field.metadata["env"]:
+                label = "ROLLBAR_" + name.upper()
+                value = environ.get(label) or None
+            if value is not None:
+                values[name] = field.metadata["coerce"](label, value)
+        return cls(**values)._completed()
 
-    def _validated(self) -> Config:
-        changes: Dict[str, Any] = {}
-        if not isinstance(self.environment, str) or not 0 < len(self.environment) <= 255:
-            raise ValueError("environment must be a non-empty string of at most 255 characters")
-        changes["endpoint"] = _check_endpoint(self.endpoint)
-        if self.token_scope not in (SERVER_SCOPE, CLIENT_SCOPE):
-            raise ValueError(
-                f"token_scope must be {SERVER_SCOPE!r} or {CLIENT_SCOPE!r}, "
-                f"got {self.token_scope!r}"
-            )
-        changes["platform"] = self._checked_platform()
-        if self.code_version is not None and len(str(self.code_version)) > 40:
-            raise ValueError("code_version must be at most 40 characters (a full git SHA fits)")
-        if self.mode not in MODES:
-            raise ValueError(f"mode must be 'thread' or 'blocking', got {self.mode!r}")
-        for name in ("queue_size", "senders", "spool_max_items"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)!r}")
-            changes[name] = int(getattr(self, name))
-        for name in ("retry_for", "shutdown_timeout", "spool_max_bytes", "telemetry_size"):
-            if float(getattr(self, name)) < 0:
-                raise ValueError(f"{name} must not be negative, got {getattr(self, name)!r}")
-        if float(self.timeout) <= 0:
-            raise ValueError(f"timeout must be positive, got {self.timeout!r}")
-        if not 1024 <= int(self.max_body_bytes) <= MAX_BODY_BYTES:
-            raise ValueError(f"max_body_bytes must be between 1024 and {MAX_BODY_BYTES}")
-        changes["telemetry_level"] = _logging_level(self.telemetry_level)
-        changes["telemetry_size"] = int(self.telemetry_size)
-        changes["scrub_fields"] = _string_tuple("scrub_fields", self.scrub_fields)
-        changes["ignore"] = _exception_classes(self.ignore)
-        if self.before_send is not None and not callable(self.before_send):
-            raise ValueError("before_send must be a callable taking and returning a payload dict")
-        changes["root"] = (self.root if self.root is not None else os.getcwd()).rstrip("/") or "/"
-        changes["host"] = self.host or socket.gethostname()
-        return dataclasses.replace(self, **changes)
+    def _completed(self) -> Config:
+        """Cross-option rules and the defaults that depend on the running process."""
+        return dataclasses.replace(
+            self,
+            platform=self._checked_platform(),
+            root=(self.root if self.root is not None else os.getcwd()).rstrip("/") or "/",
+            host=self.host or socket.gethostname(),
+        )
 
     def _checked_platform(self) -> str:
         if self.token_scope == CLIENT_SCOPE:
@@ -168,47 +257,3 @@ class Config:
     @property
     def is_client(self) -> bool:
         return self.token_scope == CLIENT_SCOPE
-
-    @property
-    def sensitive_fields(self) -> FrozenSet[str]:
-        return frozenset(self.scrub_fields)
-
-
-def _check_endpoint(endpoint: str) -> str:
-    try:
-        parts = urlsplit(str(endpoint))
-    except ValueError as exc:
-        raise ValueError(f"endpoint is not a valid URL: {endpoint!r} ({exc})") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"endpoint must be an http(s) URL with a host, got {endpoint!r}")
-    if parts.query or parts.fragment:
-        raise ValueError(f"endpoint must not have a query or fragment, got {endpoint!r}")
-    return str(endpoint) if str(endpoint).endswith("/") else str(endpoint) + "/"
-
-
-def _logging_level(level: Any) -> int:
-    if isinstance(level, int) and not isinstance(level, bool):
-        return level
-    name = normalize_level(level)
-    return {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
-            "error": logging.ERROR, "critical": logging.CRITICAL}[name]
-
-
-def _string_tuple(name: str, value: Any) -> Tuple[str, ...]:
-    if isinstance(value, str):
-        return _parse_list(value)
-    try:
-        items = tuple(value)
-    except TypeError:
-        raise ValueError(f"{name} must be a list of strings") from None
-    if not all(isinstance(item, str) for item in items):
-        raise ValueError(f"{name} must be a list of strings")
-    return items
-
-
-def _exception_classes(value: Any) -> Tuple[Type[BaseException], ...]:
-    items = (value,) if isinstance(value, type) else tuple(value)
-    for item in items:
-        if not (isinstance(item, type) and issubclass(item, BaseException)):
-            raise ValueError(f"ignore must list exception classes, got {item!r}")
-    return items

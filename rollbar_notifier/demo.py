@@ -37,16 +37,22 @@ def run(args: argparse.Namespace) -> int:
     server = DevServer(port=args.port, db=args.db).start()
     try:
         out.write(f"devserver listening on {server.base_url}\n")
+        # Everything the demo depends on is set here, so ROLLBAR_* variables meant for
+        # the user's own programs cannot turn it off or send it elsewhere.
         notifier = init(access_token=server.tokens["post_server_item"],
                         endpoint=server.api_url, environment="demo", code_version="demo-1",
-                        shutdown_timeout=10)
+                        token_scope="post_server_item", mode="thread", enabled=True,
+                        install_hooks=True, shutdown_timeout=10)
         try:
             deploy_id = _scripted_program(notifier)
             delivered = notifier.flush(10)
         finally:
             uninstall_excepthook()
             notifier.close()
-        server.wait_for_occurrences(EXPECTED_OCCURRENCES, timeout=10)
+        try:
+            server.wait_for_occurrences(EXPECTED_OCCURRENCES, timeout=10)
+        except TimeoutError:
+            delivered = False
         _print_report(out, server.items(), server.deploys(), deploy_id, delivered)
         if args.serve:
             out.write(f"\nbrowse {server.base_url} (Ctrl-C to stop)\n")

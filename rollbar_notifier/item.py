@@ -6,6 +6,7 @@ the 413 rebuild all produce items the same way.
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any, Dict, Optional
 
@@ -13,7 +14,7 @@ from .capture import PAYLOAD_LIMITS, Event, snapshot
 from .config import Config
 from .payload import build_payload
 from .scrub import Scrubber
-from .truncate import fit
+from .truncate import encode, fit
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +45,9 @@ class ItemBuilder:
         hook = self.config.before_send
         if hook is None:
             return payload
+        # The hook works on its own copy: if it edits and then raises, nothing it did ships.
         try:
-            result = hook(payload)
+            result = hook(json.loads(encode(payload)))
         except Exception:
             log.warning("rollbar_notifier: before_send raised; sending the item unchanged",
                         exc_info=True)

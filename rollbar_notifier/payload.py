@@ -7,13 +7,16 @@ length rules are applied, so that the server never rejects a field we chose to s
 from __future__ import annotations
 
 import hashlib
+import json
 import linecache
+import logging
 import os
 import sys
 from typing import Any, Dict, List, Optional
+from urllib.parse import parse_qsl
 
 from ._version import __version__
-from .capture import Event, Frame, Trace
+from .capture import Event, Frame, Trace, safe_str
 from .config import Config
 
 NOTIFIER_NAME = "rollbar_notifier"
@@ -23,6 +26,12 @@ MAX_FINGERPRINT = 40
 MAX_TITLE = 255
 MAX_CONTEXT = 255
 MAX_ENVIRONMENT = 255
+MAX_PERSON_ID = 40
+MAX_PERSON_FIELD = 255
+_REQUEST_TEXT = frozenset({"url", "method", "query_string", "user_ip"})
+_REQUEST_OBJECTS = frozenset({"headers", "params", "GET", "POST"})
+
+log = logging.getLogger(__name__)
 
 
 def build_payload(event: Event, config: Config) -> Dict[str, Any]:
@@ -43,13 +52,63 @@ def build_payload(event: Event, config: Config) -> Dict[str, Any]:
         "framework": config.framework,
         "code_version": config.code_version,
         "context": event.context[:MAX_CONTEXT] if event.context else None,
-        "request": event.request,
-        "person": event.person,
+        "request": _request(event.request) if event.request else None,
+        "person": _person(event.person) if event.person else None,
         "fingerprint": fingerprint(event.fingerprint) if event.fingerprint else None,
         "title": event.title[:MAX_TITLE] if event.title else None,
     }
     data.update((key, value) for key, value in optional.items() if value is not None)
     return {"data": data}
+
+
+def _person(person: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    """SPEC: ``id`` is required (string, at most 40); ``username`` and ``email`` at most 255."""
+    if person.get("id") in (None, ""):
+        log.warning("rollbar_notifier: a person without an 'id' is not sent")
+        return None
+    result = dict(person, id=safe_str(person["id"], MAX_PERSON_ID)[:MAX_PERSON_ID])
+    for key in ("username", "email"):
+        if result.get(key) is not None:
+            result[key] = safe_str(result[key], MAX_PERSON_FIELD)[:MAX_PERSON_FIELD]
+    return result
+
+
+def _request(request: Dict[str, Any]) -> Dict[str, Any]:
+    """Give each SPEC request field its type, so the server does not reject the item.
+
+    Frameworks hand over headers as lists of pairs and query strings as text; those
+    become objects. A value that cannot be made into its type is left out.
+    """
+    result: Dict[str, Any] = {}
+    for key, value in request.items():
+        if value is None:
+            continue
+        if key in _REQUEST_TEXT:
+            result[key] = value if isinstance(value, str) else safe_str(value)
+        elif key in _REQUEST_OBJECTS:
+            shaped = _as_object(value)
+            if shaped is None:
+                log.warning("rollbar_notifier: request.%s must be a mapping; it is left out",
+                            key)
+            else:
+                result[key] = shaped
+        elif key == "body" and not isinstance(value, str):
+            result[key] = json.dumps(value, ensure_ascii=False, default=safe_str)
+        else:
+            result[key] = value
+    return result
+
+
+def _as_object(value: Any) -> Optional[Dict[str, Any]]:
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, str):
+        return dict(parse_qsl(value.lstrip("?"), keep_blank_values=True))
+    if isinstance(value, list) and all(
+            isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str)
+            for pair in value):
+        return {name: item for name, item in value}
+    return None
 
 
 def fingerprint(value: str) -> str:

@@ -25,7 +25,9 @@ DEFAULT_FIELDS: Tuple[str, ...] = (
 
 _SHORT = 5
 """Names shorter than this match whole words only: ``auth`` must not catch ``author``."""
-_STRING_KEYS = frozenset({"url", "query_string", "body", "referer", "uri", "path"})
+_STRING_KEYS = frozenset({"query_string", "body", "referer", "path", "fragment"})
+_USERINFO = re.compile(r"(?P<prefix>[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]*:)[^\s/@]+@")
+"""The password in ``scheme://user:password@host``, wherever such a URL appears."""
 _WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 _CACHE_LIMIT = 4096
 
@@ -62,11 +64,14 @@ class Scrubber:
     def scrub(self, value: Any, key: Optional[str] = None) -> Any:
         """A scrubbed copy of ``value``; ``key`` is the name it is stored under, if any."""
         if isinstance(value, dict):
-            return {k: SCRUBBED if self._sensitive_key(k) and v not in (None, "")
+            return {self._string(k, None) if isinstance(k, str) else k:
+                    SCRUBBED if self._sensitive_key(k) and v not in (None, "")
                     else self.scrub(v, k) for k, v in value.items()}
         if isinstance(value, list):
             if key == "argv":
                 return self._argv(value)
+            if key != "argspec" and self._is_secret_pair(value):
+                return [value[0], SCRUBBED]
             return [self.scrub(item) for item in value]
         if isinstance(value, str):
             return self._string(value, key)
@@ -75,11 +80,18 @@ class Scrubber:
     def _sensitive_key(self, key: Any) -> bool:
         return isinstance(key, str) and self.is_sensitive(key)
 
+    def _is_secret_pair(self, value: List[Any]) -> bool:
+        """``["Authorization", "Bearer x"]``: headers as pairs, as ASGI and WSGI give them."""
+        return (len(value) == 2 and isinstance(value[0], str) and value[1] not in (None, "")
+                and self.is_sensitive(value[0]))
+
     def _string(self, value: str, key: Optional[str]) -> str:
         for secret in self._secrets:
             if secret in value:
                 value = value.replace(secret, SCRUBBED)
-        if key is not None and key.lower() in _STRING_KEYS:
+        if "://" in value and "@" in value:
+            value = _USERINFO.sub(r"\g<prefix>" + SCRUBBED + "@", value)
+        if key is not None and _holds_url(key):
             return self._structured_string(value)
         return value
 
@@ -98,11 +110,12 @@ class Scrubber:
                 parts = urlsplit(value)
             except ValueError:
                 return value
-            return urlunsplit(parts._replace(query=self._query(parts.query)))
+            return urlunsplit(parts._replace(query=self._query(parts.query),
+                                             fragment=self._query(parts.fragment)))
         return self._query(value)
 
     def _query(self, query: str) -> str:
-        if not query:
+        if "=" not in query:
             return query
         pairs = parse_qsl(query, keep_blank_values=True)
         if not any(self.is_sensitive(name) for name, _ in pairs):
@@ -111,7 +124,7 @@ class Scrubber:
                           for name, val in pairs], safe="*")
 
     def _argv(self, argv: List[Any]) -> List[Any]:
-        """``--password=x`` and ``--password x`` keep the flag and lose the value."""
+        """``--password=x``, ``--password x`` and ``PASSWORD=x`` keep the name, lose the value."""
         result: List[Any] = []
         hide_next = False
         for arg in argv:
@@ -123,11 +136,17 @@ class Scrubber:
                 hide_next = False
                 continue
             flag, equals, _ = arg.partition("=")
-            sensitive = arg.startswith("-") and self.is_sensitive(flag.lstrip("-"))
+            sensitive = self.is_sensitive(flag.lstrip("-"))
             if sensitive and equals:
                 result.append(flag + "=" + SCRUBBED)
             else:
                 result.append(self._string(arg, None))
-                hide_next = sensitive
+                hide_next = sensitive and arg.startswith("-")
         return result
 
+
+
+def _holds_url(key: str) -> bool:
+    """Keys whose text may carry a query string: ``url``, ``next_url``, ``redirect_uri``..."""
+    name = key.lower()
+    return name in _STRING_KEYS or name.endswith(("url", "uri"))

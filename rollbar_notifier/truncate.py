@@ -25,10 +25,15 @@ FRAMES_KEPT: Tuple[Tuple[int, int], ...] = ((10, 40), (2, 10))
 STRING_CAPS: Tuple[int, ...] = (1024, 256, 64)
 CONTAINER_CAPS: Dict[int, int] = {1024: 50, 256: 20, 64: 5}
 """Items kept per list or object at each string cap: wide data shrinks with long data."""
-MINIMAL_SHAPES: Tuple[Tuple[int, int], ...] = ((10, 1024), (3, 255), (1, 60))
-"""(innermost frames, string cap) tried in turn for the minimal item."""
+MINIMAL_SHAPES: Tuple[Tuple[int, int, int], ...] = (
+    (10, 1024, 255), (3, 255, 255), (1, 60, 60), (1, 16, 16))
+"""(innermost frames, string cap, cap for class, filename and method) tried in turn for
+the minimal item. The last one fits ``MIN_BODY_BYTES`` whatever the strings hold."""
 _KEEP_WHOLE = frozenset({"environment", "uuid", "level", "class", "filename", "method"})
 """Strings that identify the item; the string steps leave them for the minimal step."""
+_IDENTITY = ("uuid", "level", "timestamp", "language")
+"""Short by nature and needed whole (the uuid deduplicates retries): cut only if absurd."""
+_DESCRIPTIVE = ("platform", "framework", "code_version", "context", "fingerprint", "title")
 _USER_DATA = frozenset({"locals", "custom", "request", "person", "telemetry", "argv", "client"})
 """Where the program's own data lives: only there may the string steps drop items."""
 
@@ -57,8 +62,9 @@ def fit(payload: Payload, limit: int = MAX_BODY_BYTES) -> bytes:
         body = _with_diagnostic(work, original, steps)
         if len(body) <= limit:
             return body
-    for frames, cap in MINIMAL_SHAPES:
-        body = _with_diagnostic(_minimal(work, frames, cap), original, [*steps, "minimal"])
+    for frames, cap, ident_cap in MINIMAL_SHAPES:
+        body = _with_diagnostic(_minimal(work, frames, cap, ident_cap), original,
+                                [*steps, "minimal"])
         if len(body) <= limit:
             break
     log.debug("rollbar_notifier truncated an item from %d to %d bytes", original, len(body))
@@ -153,20 +159,23 @@ _LADDER: Tuple[Tuple[str, Callable[[Payload], None]], ...] = (
 )
 
 
-def _minimal(work: Payload, max_frames: int, cap: int) -> Payload:
-    """The smallest useful item: identity, exception class and message, innermost frames."""
+def _minimal(work: Payload, max_frames: int, cap: int, ident_cap: int) -> Payload:
+    """The smallest useful item: identity, exception class and message, innermost frames.
+
+    The environment is never cut: it decides where the item is filed, and the config
+    already bounds it to 255 characters.
+    """
     data = _dict(work.get("data"))
-    keep = ("environment", "level", "timestamp", "uuid", "language", "platform",
-            "framework", "code_version", "context", "fingerprint", "title")
-    minimal: Dict[str, Any] = {k: _cut(data[k], cap) for k in keep if data.get(k) is not None}
-    minimal.setdefault("environment", "unknown")
+    minimal: Dict[str, Any] = {"environment": _cut(data.get("environment", "unknown"), 255)}
+    minimal.update((k, _cut(data[k], 64)) for k in _IDENTITY if data.get(k) is not None)
+    minimal.update((k, _cut(data[k], cap)) for k in _DESCRIPTIVE if data.get(k) is not None)
     notifier = _dict(data.get("notifier"))
     minimal["notifier"] = {k: _cut(notifier[k], cap) for k in ("name", "version") if k in notifier}
-    minimal["body"] = _minimal_body(data.get("body"), max_frames, cap)
+    minimal["body"] = _minimal_body(data.get("body"), max_frames, cap, ident_cap)
     return {"data": minimal}
 
 
-def _minimal_body(body: Any, max_frames: int, cap: int) -> Dict[str, Any]:
+def _minimal_body(body: Any, max_frames: int, cap: int, ident_cap: int) -> Dict[str, Any]:
     body = _dict(body)
     trace = body.get("trace")
     chain = _list(body.get("trace_chain"))
@@ -176,8 +185,8 @@ def _minimal_body(body: Any, max_frames: int, cap: int) -> Dict[str, Any]:
         exception = _dict(trace.get("exception"))
         frames = _list(trace.get("frames"))
         return {"trace": {
-            "frames": [_minimal_frame(frame, cap) for frame in frames[-max_frames:]],
-            "exception": {"class": _cut(exception.get("class", "Exception"), max(cap, 255)),
+            "frames": [_minimal_frame(frame, ident_cap) for frame in frames[-max_frames:]],
+            "exception": {"class": _cut(exception.get("class", "Exception"), ident_cap),
                           "message": _cut(exception.get("message", ""), cap)},
         }}
     return {"message": {"body": _cut(_dict(body.get("message")).get("body", ""), cap)}}
@@ -185,8 +194,8 @@ def _minimal_body(body: Any, max_frames: int, cap: int) -> Dict[str, Any]:
 
 def _minimal_frame(frame: Any, cap: int) -> Dict[str, Any]:
     frame = _dict(frame)
-    result = {"filename": _cut(frame.get("filename", "<unknown>"), max(cap, 255)),
-              "method": _cut(frame.get("method", "?"), max(cap, 255))}
+    result = {"filename": _cut(frame.get("filename", "<unknown>"), cap),
+              "method": _cut(frame.get("method", "?"), cap)}
     if isinstance(frame.get("lineno"), int):
         result["lineno"] = frame["lineno"]
     return result

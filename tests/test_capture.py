@@ -158,6 +158,13 @@ def test_unknown_level_falls_back_instead_of_raising():
     assert capture_message("x", level="WARN").level == "warning"
 
 
-def test_person_without_id_is_left_out():
-    assert capture_message("x", person={"email": "a@b"}).person is None
-    assert capture_message("x", person={"id": 12345}).person == {"id": "12345"}
+def test_a_bad_optional_argument_costs_that_field_never_the_report():
+    class FrameworkRequest:
+        path = "/x"
+
+    event = capture_exception(ValueError("still reported"), extra="just text",
+                              request=FrameworkRequest(), person="bob")
+    assert event is not None
+    assert event.extra == {"extra": "just text"}
+    assert event.request is None and event.person is None
+    assert capture_message("x", person=[("id", 3)]).person == {"id": 3}

@@ -66,8 +66,26 @@ def test_the_token_never_appears_in_repr():
         ({"environment": ""}, "environment"),
         ({"code_version": "x" * 41}, "code_version"),
         ({"ignore": ["ValueError"]}, "ignore"),
+        ({"ignore": 5}, "ignore"),
         ({"before_send": 42}, "before_send"),
         ({"no_such_option": 1}, "unknown rollbar_notifier option"),
+        ({"code_version": 123}, "code_version must be a non-empty string"),
+        ({"host": 5}, "host"),
+        ({"branch": 5}, "branch"),
+        ({"framework": 1}, "framework"),
+        ({"platform": 1}, "platform"),
+        ({"root": 3.5}, "root must be a path"),
+        ({"capture_locals": "maybe"}, "capture_locals must be true or false"),
+        ({"verify_tls": 0}, "verify_tls"),
+        ({"timeout": float("nan")}, "timeout must be a finite number"),
+        ({"timeout": float("inf")}, "timeout"),
+        ({"retry_for": float("nan")}, "retry_for"),
+        ({"queue_size": "abc"}, "queue_size must be a number"),
+        ({"queue_size": 2.5}, "queue_size must be a finite whole number"),
+        ({"max_body_bytes": 1024}, "max_body_bytes must be at least 8192"),
+        ({"max_body_bytes": 200_000}, "max_body_bytes must be at most 131072"),
+        ({"endpoint": "https://user:pw@api.example.com/api/1/"}, "credentials"),
+        ({"endpoint": "https://api.example.com/api/1/?access_token=x"}, "query"),
     ],
 )
 def test_bad_options_fail_once_with_a_clear_error(options, message):
@@ -78,6 +96,31 @@ def test_bad_options_fail_once_with_a_clear_error(options, message):
 def test_bad_environment_variable_names_the_variable():
     with pytest.raises(ValueError, match="ROLLBAR_QUEUE_SIZE"):
         Config.from_options({}, environ={"ROLLBAR_QUEUE_SIZE": "many"})
+
+
+def test_strings_from_file_config_or_the_environment_are_converted():
+    config = make(capture_locals="false", verify_tls="no", enabled="1", timeout="2.5",
+                  queue_size="10", telemetry_level="20", scrub_fields="ip,phone")
+    assert config.capture_locals is False
+    assert config.verify_tls is False
+    assert config.enabled is True
+    assert config.timeout == 2.5 and config.queue_size == 10
+    assert config.telemetry_level == logging.INFO
+    assert config.scrub_fields == ("ip", "phone")
+    assert Config.from_options({}, environ={"ROLLBAR_TELEMETRY_LEVEL": "20"}).telemetry_level == 20
+
+
+def test_a_token_with_a_trailing_newline_is_refused_without_echoing_it():
+    with pytest.raises(ValueError) as raised:
+        make(access_token="SECRETTOKEN12345\n")
+    assert "white space" in str(raised.value)
+    assert "SECRETTOKEN12345" not in str(raised.value)
+
+
+def test_paths_may_be_path_objects(tmp_path):
+    config = make(root=tmp_path / "app", spool_dir=tmp_path / "spool")
+    assert config.root == str(tmp_path / "app")
+    assert config.spool_dir == str(tmp_path / "spool")
 
 
 def test_client_token_defaults_to_a_client_platform():

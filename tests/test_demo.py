@@ -12,8 +12,9 @@ from rollbar_notifier.devserver import DevServer
 pytestmark = pytest.mark.slow
 
 
-def run_demo(*args):
+def run_demo(*args, **variables):
     env = {k: v for k, v in os.environ.items() if not k.startswith("ROLLBAR_")}
+    env.update(variables)
     return subprocess.run([sys.executable, "-m", "rollbar_notifier", "demo", *args],
                           capture_output=True, text=True, timeout=90, env=env)
 
@@ -46,3 +47,10 @@ def test_demo_twice_on_one_database_groups_the_repeats(tmp_path):
     assert "deploys stored (2)" in second.stdout
     with DevServer(db=db) as server:
         assert sorted(item["total_occurrences"] for item in server.items()) == [2, 2, 2, 2]
+
+
+def test_the_users_rollbar_variables_do_not_break_the_demo():
+    result = run_demo(ROLLBAR_ENABLED="false", ROLLBAR_MODE="blocking",
+                      ROLLBAR_ENDPOINT="http://127.0.0.1:9/api/1/")
+    assert result.returncode == 0, result.stderr
+    assert "all items delivered" in result.stdout

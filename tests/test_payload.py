@@ -126,6 +126,7 @@ def test_before_send_can_edit_or_drop_and_a_failing_hook_changes_nothing():
         return payload
 
     def boom(payload):
+        payload["data"]["custom"]["leaked"] = "half-done edit"
         raise RuntimeError("hook bug")
 
     event = capture_message("x", extra={"password": "hunter2"})
@@ -134,6 +135,7 @@ def test_before_send_can_edit_or_drop_and_a_failing_hook_changes_nothing():
     assert ItemBuilder(config(before_send=lambda p: None)).build(event) is None
     unchanged = json.loads(ItemBuilder(config(before_send=boom)).build(event))
     assert unchanged["data"]["custom"]["password"] == "********"
+    assert "leaked" not in unchanged["data"]["custom"]
 
 
 def test_before_send_sees_the_scrubbed_payload():
@@ -145,3 +147,17 @@ def test_before_send_sees_the_scrubbed_payload():
 
     ItemBuilder(config(before_send=look)).build(capture_message("x", extra={"api_key": "k"}))
     assert seen["api_key"] == "********"
+
+
+def test_person_and_request_get_the_types_and_lengths_the_spec_requires():
+    event = capture_message("x", person={"id": 12345, "username": "u" * 300, "email": 7},
+                            request={"url": 42, "headers": [("Accept", "text/html")],
+                                     "GET": "?q=shoes&page=2", "POST": 5,
+                                     "body": {"name": "ann"}, "method": "POST"})
+    data = build_payload(event, config())["data"]
+    assert data["person"] == {"id": "12345", "username": "u" * 255, "email": "7"}
+    assert data["request"] == {"url": "42", "headers": {"Accept": "text/html"},
+                               "GET": {"q": "shoes", "page": "2"},
+                               "body": '{"name": "ann"}', "method": "POST"}
+    assert "person" not in build_payload(capture_message("x", person={"email": "a@b"}),
+                                         config())["data"]

@@ -85,3 +85,28 @@ def test_command_line_secrets_are_scrubbed():
 def test_the_access_token_never_leaves_in_a_message():
     data = build(capture_message(f"call failed for {TOKEN}"))
     assert TOKEN not in json.dumps(data)
+
+
+@pytest.mark.parametrize(("key", "value", "expected"), [
+    ("error", "connect to postgres://app:S3CRETPW@db:5432/main failed",
+     f"connect to postgres://app:{SCRUBBED}@db:5432/main failed"),
+    ("url", "https://bob:pw@example.com/x?q=1", f"https://bob:{SCRUBBED}@example.com/x?q=1"),
+    ("redirect_uri", "https://app.example/cb#access_token=abc&state=1",
+     "https://app.example/cb#access_token=********&state=1"),
+    ("next_url", "/login?next=/home&api_key=k", "/login?next=%2Fhome&api_key=********"),
+])
+def test_secrets_inside_urls_are_scrubbed_wherever_the_url_is(key, value, expected):
+    assert Scrubber().scrub({key: value}) == {key: expected}
+
+
+def test_headers_given_as_pairs_are_scrubbed_but_argument_names_are_not():
+    scrubbed = Scrubber().scrub({"headers": [["Authorization", "Bearer x"], ["Accept", "*/*"]],
+                                 "argspec": ["password", "remember"]})
+    assert scrubbed == {"headers": [["Authorization", SCRUBBED], ["Accept", "*/*"]],
+                        "argspec": ["password", "remember"]}
+
+
+def test_environment_style_arguments_and_secret_keys_are_scrubbed():
+    scrubber = Scrubber(secrets=[TOKEN])
+    assert scrubber.scrub(["app", "PASSWORD=x"], "argv") == ["app", f"PASSWORD={SCRUBBED}"]
+    assert TOKEN not in json.dumps(scrubber.scrub({TOKEN: "value"}))
