@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import uuid
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Sequence
 
 import requests
 
@@ -55,11 +55,23 @@ def message_payload(text: str = "hello", **data: Any) -> Dict[str, Any]:
 def without(payload: Dict[str, Any], *path: str) -> Dict[str, Any]:
     """A copy of `payload` with the key at `path` removed."""
     result = copy.deepcopy(payload)
-    target = result
+    del _parent(result, path)[path[-1]]
+    return result
+
+
+def replaced(payload: Dict[str, Any], value: Any, *path: str) -> Dict[str, Any]:
+    """A copy of `payload` with `value` at `path` (list indexes as strings)."""
+    result = copy.deepcopy(payload)
+    parent = _parent(result, path)
+    parent[int(path[-1]) if isinstance(parent, list) else path[-1]] = value
+    return result
+
+
+def _parent(payload: Dict[str, Any], path: Sequence[str]) -> Any:
+    target: Any = payload
     for key in path[:-1]:
         target = target[int(key)] if isinstance(target, list) else target[key]
-    del target[path[-1]]
-    return result
+    return target
 
 
 def post_item(

@@ -1,6 +1,7 @@
 """The README's main command, run as a user runs it."""
 
 import os
+from contextlib import closing
 import sqlite3
 import subprocess
 import sys
@@ -32,7 +33,7 @@ def test_demo_reports_every_path_and_prints_what_was_stored(tmp_path):
     assert "deploys stored (1)" in out
     assert "all items delivered" in out
     assert "ZeroDivisionError" in result.stderr  # the crashed thread's own traceback
-    with sqlite3.connect(db) as connection:
+    with closing(sqlite3.connect(db)) as connection:
         tables = {row[0] for row in connection.execute(
             "SELECT name FROM sqlite_master WHERE type='table'")}
     assert tables

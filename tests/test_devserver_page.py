@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+from pathlib import Path
 from typing import Any, Dict, Iterator
 
 import pytest
@@ -13,6 +14,7 @@ import requests
 from devserver_helpers import TIMEOUT, message_payload, post_item, trace_payload
 
 from rollbar_notifier.devserver import DevServer
+from rollbar_notifier.devserver.store import Store
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 
@@ -84,6 +86,31 @@ def test_page_with_no_items_and_unknown_pages(server: DevServer) -> None:
         response = requests.get(server.base_url + path, timeout=TIMEOUT)
         assert response.status_code == 404
         assert response.json()["err"] == 1
+
+
+def test_times_no_date_can_show_are_shown_raw(tmp_path: Path) -> None:
+    """A database from before times were range-checked may hold any number."""
+    db = tmp_path / "old.sqlite3"
+    store = Store(str(db))
+    try:
+        for number, timestamp in enumerate((10**17, -10**15)):
+            payload = trace_payload()
+            payload["data"]["body"]["telemetry"] = [
+                {"level": "info", "type": "log", "source": "server", "timestamp_ms": 1e30,
+                 "body": {"message": "far future"}}]
+            store.add_occurrence(payload, uuid=payload["data"]["uuid"], environment="old",
+                                 fingerprint=f"f{number}", title=f"stored at {timestamp}",
+                                 level="error", timestamp=timestamp)
+    finally:
+        store.close()
+    with DevServer(db=db) as server:
+        index = _get(server, "/").text
+        assert "100000000000000000" in index and "-1000000000000000" in index
+        for item in server.items():
+            page = _get(server, f"/items/{item['id']}").text
+            assert str(item["last_occurrence_timestamp"]) in page
+        occurrence = _get(server, "/occurrences/1").text
+        assert "1e+30" in occurrence and "far future" in occurrence
 
 
 @pytest.mark.browser

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import time
@@ -113,6 +114,30 @@ def test_handler_exception_is_a_500_and_the_server_keeps_running(
     assert response.json() == {"err": 1, "message": "internal server error"}
     monkeypatch.undo()
     assert api_get(server, "items/").status_code == 200
+
+
+def test_query_string_tokens_are_redacted_from_the_log(
+    server: DevServer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="rollbar_notifier.devserver")
+    server_token, read_token = server.tokens["post_server_item"], server.tokens["read"]
+    response = requests.post(server.api_url + f"item/?x=1&access_token={server_token}",
+                             json=trace_payload(), timeout=TIMEOUT)
+    assert response.status_code == 200
+    for line, status in ((f"GET /api/1/items/?access%5Ftoken={read_token} HTTP/1.1", b"200"),
+                         (f"GET /?access_token={read_token} HTTP/1.1 junk", b"400")):
+        with socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT) as raw:
+            raw.sendall(f"{line}\r\nConnection: close\r\n\r\n".encode())
+            assert raw.recv(4096).split(b" ")[1] == status
+
+    def broken(self: Store) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(Store, "items", broken)
+    assert api_get(server, "items/", access_token=read_token).status_code == 500
+    monkeypatch.undo()
+    assert len([message for message in caplog.messages if "[redacted]" in message]) >= 4
+    assert server_token not in caplog.text and read_token not in caplog.text
 
 
 def test_restart_on_the_same_database_keeps_everything(tmp_path: Path) -> None:

@@ -88,6 +88,8 @@ def _message(payload: Dict[str, Any]) -> str:
 
 
 FRAME = ("data", "body", "trace", "frames", "0")
+TIME_RANGE = "should be a number from 0 to below 137438953472"
+TIME_MS_RANGE = "should be a number from 0 to below 137438953472000"
 
 
 @pytest.mark.parametrize(
@@ -112,9 +114,17 @@ def test_missing_required_fields(path: tuple, missing: str) -> None:
     [
         ({"environment": 5}, "data.environment should be a string"),
         ({"environment": "e" * 256}, "data.environment is longer than 255 characters"),
-        ({"level": "fatal"}, "data.level should be one of critical, error, warning, info, debug"),
+        ({"level": "fatal"}, "data.level should be one of debug, info, warning, error, critical"),
         ({"timestamp": "now"}, "data.timestamp should be a number"),
         ({"timestamp": True}, "data.timestamp should be a number"),
+        ({"timestamp": float("inf")}, f"data.timestamp {TIME_RANGE}"),
+        ({"timestamp": float("nan")}, f"data.timestamp {TIME_RANGE}"),
+        ({"timestamp": 1e20}, f"data.timestamp {TIME_RANGE}"),
+        ({"timestamp": 10**30}, f"data.timestamp {TIME_RANGE}"),
+        ({"timestamp": 2**37}, f"data.timestamp {TIME_RANGE}"),
+        ({"timestamp": -1}, f"data.timestamp {TIME_RANGE}"),
+        ({"platform": ["browser"]}, "data.platform should be a string"),
+        ({"platform": {"name": "browser"}}, "data.platform should be a string"),
         ({"context": None}, "data.context should be a string"),
         ({"code_version": "v" * 41}, "data.code_version is longer than 40 characters"),
         ({"title": "t" * 256}, "data.title is longer than 255 characters"),
@@ -140,14 +150,18 @@ def test_missing_required_fields(path: tuple, missing: str) -> None:
          "data.body.trace.frames.0.lineno should be an integer"),
         ({"body": {"trace": {"frames": [{"filename": "a", "context": {"pre": [1]}}]}}},
          "data.body.trace.frames.0.context.pre.0 should be a string"),
-        ({"body": {"trace": {"frames": [{"filename": "a", "locals": []}]}}},
+        ({"body": {"trace": {"frames": [{"filename": "a", "locals": ["x"]}]}}},
          "data.body.trace.frames.0.locals should be an object"),
         ({"body": {"message": {"body": "a"}, "telemetry": {}}},
          "data.body.telemetry should be a list"),
         ({"body": {"message": {"body": "a"}, "telemetry": [{"timestamp_ms": "x"}]}},
          "data.body.telemetry.0.timestamp_ms should be a number"),
+        ({"body": {"message": {"body": "a"}, "telemetry": [{"timestamp_ms": 1e30}]}},
+         f"data.body.telemetry.0.timestamp_ms {TIME_MS_RANGE}"),
+        ({"body": {"message": {"body": "a"}, "telemetry": [{"timestamp_ms": float("-inf")}]}},
+         f"data.body.telemetry.0.timestamp_ms {TIME_MS_RANGE}"),
         ({"body": {"message": {"body": "a"}, "telemetry": [{"level": "loud"}]}},
-         "data.body.telemetry.0.level should be one of critical, error, warning, info, debug"),
+         "data.body.telemetry.0.level should be one of debug, info, warning, error, critical"),
     ],
 )
 def test_wrong_types_and_lengths(data: Dict[str, Any], message: str) -> None:
@@ -155,7 +169,34 @@ def test_wrong_types_and_lengths(data: Dict[str, Any], message: str) -> None:
 
 
 def test_data_must_be_an_object() -> None:
-    assert _message({"data": []}) == "Invalid format. data should be an object."
+    assert _message({"data": [1]}) == "Invalid format. data should be an object."
+    assert _message({"data": []}) == (
+        "Invalid format. data.environment is missing and it is required."
+    ), "an empty list is an empty object"
+
+
+def test_times_at_the_edges_of_the_range_are_accepted() -> None:
+    validate_item(trace_payload(timestamp=0))
+    validate_item(trace_payload(timestamp=2**37 - 1))
+    validate_item(trace_payload(timestamp=1700000000.75))
+    event = {"level": "info", "type": "log", "timestamp_ms": 1700000000123.5, "body": {}}
+    validate_item(trace_payload(body={"message": {"body": "a"}, "telemetry": [event]}))
+
+
+def test_rollbar_php_empty_arrays_are_stored_as_empty_objects() -> None:
+    payload = trace_payload(custom=[], client=[], server=[],
+                            request={"url": "http://x/", "GET": [], "POST": [], "headers": [],
+                                     "params": []},
+                            notifier={"name": "rollbar-php", "version": "4.0.0",
+                                      "diagnostic": []})
+    frame = payload["data"]["body"]["trace"]["frames"][0]
+    frame.update(locals=[], context=[])
+    data = validate_item(payload)
+    assert data["custom"] == data["client"] == data["server"] == {}
+    assert all(data["request"][key] == {} for key in ("GET", "POST", "headers", "params"))
+    assert data["notifier"]["diagnostic"] == {}
+    assert frame["locals"] == frame["context"] == {}
+    assert _message(trace_payload(custom=[1])) == "Invalid format. data.custom should be an object."
 
 
 def test_deploy_rules() -> None:

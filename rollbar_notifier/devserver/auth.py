@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Collection, Mapping, Optional
 
+from ..config import CLIENT_PLATFORMS
 from .messages import ApiError, Request
 
 SCOPES = ("post_server_item", "post_client_item", "read", "write")
-CLIENT_PLATFORMS = frozenset({"browser", "android", "ios", "flash", "client"})
 TOKEN_HEADER = "X-Rollbar-Access-Token"
 
 
@@ -42,7 +42,10 @@ def authorize(
 
 
 def item_scopes(platform: Any) -> Collection[str]:
-    """`post_client_item` may only post items whose platform is client-side."""
-    if platform in CLIENT_PLATFORMS:
+    """`post_client_item` may only post items whose platform is client-side.
+
+    Runs before validation, so `platform` may be any JSON value (a list is unhashable).
+    """
+    if isinstance(platform, str) and platform in CLIENT_PLATFORMS:
         return ("post_server_item", "post_client_item")
     return ("post_server_item",)

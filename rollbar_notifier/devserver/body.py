@@ -14,15 +14,15 @@ from io import BufferedIOBase
 from typing import Any, Dict, List, Mapping, Tuple
 from urllib.parse import parse_qsl
 
+from ..config import MAX_BODY_BYTES
 from .messages import ApiError
 
-MAX_BODY = 131072
 _MAX_CHUNK_LINE = 1024
 _MAX_TRAILERS = 64
 
 
 def too_large() -> ApiError:
-    return ApiError(413, f"request body is larger than {MAX_BODY} bytes")
+    return ApiError(413, f"request body is larger than {MAX_BODY_BYTES} bytes")
 
 
 def content_length(headers: Mapping[str, str]) -> int:
@@ -44,7 +44,7 @@ def read_body(rfile: BufferedIOBase, headers: Mapping[str, str]) -> bytes:
         if "chunked" in headers.get("transfer-encoding", "").lower():
             return _read_chunked(rfile)
         length = content_length(headers)
-        if length > MAX_BODY:
+        if length > MAX_BODY_BYTES:
             raise too_large()
         return _read_exactly(rfile, length)
     except socket.timeout:
@@ -95,12 +95,25 @@ def _text(raw: bytes) -> str:
 
 
 def _json_object(text: str) -> Dict[str, Any]:
-    try:
-        value = json.loads(text)
-    except (ValueError, RecursionError):
-        raise ApiError(400, "the request body is not valid JSON") from None
+    value = _json(text)
     if not isinstance(value, dict):
         raise ApiError(400, "the request body must be a JSON object")
+    return value
+
+
+def _json(text: str) -> Any:
+    """Parse, replacing lone surrogate escapes (`"\\ud800"`) with `?`.
+
+    Python notifiers send them for undecodable file names and argv (surrogateescape),
+    and left in place they would fail every later UTF-8 encode: SQLite, hashing, the page.
+    """
+    try:
+        value = json.loads(text)
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return json.loads(json.dumps(value, ensure_ascii=False).encode("utf-8", "replace"))
+    except (ValueError, RecursionError):
+        raise ApiError(400, "the request body is not valid JSON") from None
     return value
 
 
@@ -126,7 +139,7 @@ def _read_chunked(rfile: BufferedIOBase) -> bytes:
         if size == 0:
             break
         total += size
-        if total > MAX_BODY:
+        if total > MAX_BODY_BYTES:
             raise too_large()
         chunks.append(_read_exactly(rfile, size))
         if rfile.readline(_MAX_CHUNK_LINE).strip():

@@ -10,17 +10,22 @@ import hashlib
 import re
 from typing import Any, Mapping, Optional
 
-MAX_FINGERPRINT = 40
+from .. import payload
+
 MAX_TITLE = 255
 _DIGITS = re.compile(r"\d+")
 
 
 def fingerprint(data: Mapping[str, Any]) -> str:
-    """The grouping key of a validated `data` object (≤40 characters)."""
+    """The grouping key of a validated `data` object (≤40 characters).
+
+    A sent fingerprint follows the notifier's rule; a derived key is always hashed, even
+    when short, so derived keys stay stable across versions of the stored database.
+    """
     given = data.get("fingerprint")
     if isinstance(given, str) and given:
-        return given if len(given) <= MAX_FINGERPRINT else _sha1(given)
-    return _sha1(_derived_key(data["body"]))
+        return payload.fingerprint(given)
+    return hashlib.sha1(_derived_key(data["body"]).encode("utf-8")).hexdigest()
 
 
 def title(data: Mapping[str, Any]) -> str:
@@ -76,7 +81,3 @@ def _text(body: Mapping[str, Any]) -> str:
     if body.get("message"):
         return str(body["message"].get("body", ""))
     return str((body.get("crash_report") or {}).get("raw", ""))
-
-
-def _sha1(text: str) -> str:
-    return hashlib.sha1(text.encode("utf-8")).hexdigest()

@@ -7,16 +7,20 @@ own thread, and every exception becomes a 500 so one bad request cannot stop the
 from __future__ import annotations
 
 import logging
+import re
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Optional, Set, Tuple
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote_plus, urlsplit
 
-from .body import MAX_BODY, content_length, read_body, too_large
+from ..config import MAX_BODY_BYTES
+from .body import content_length, read_body, too_large
 from .messages import ApiError, Request, Response
 
 log = logging.getLogger(__name__)
+
+_QUERY_PARAMETER = re.compile(r"(?P<name>[?&][^=&#\s\"']*)=[^&#\s\"']*")
 
 App = Callable[[Request], Response]
 
@@ -91,7 +95,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         except ApiError as error:
             self._reject(error)
             return False
-        if length > MAX_BODY:
+        if length > MAX_BODY_BYTES:
             self._reject(too_large())
             return False
         return super().handle_expect_100()
@@ -108,13 +112,13 @@ class RequestHandler(BaseHTTPRequestHandler):
         self._send(ApiError(code, message or self.responses[code][0]).response())
 
     def log_message(self, format: str, *args: Any) -> None:
-        log.info("%s %s", self.address_string(), format % args)
+        log.info("%s %s", self.address_string(), redact(format % args))
 
     def _dispatch(self) -> None:
         try:
             response = self._respond()
         except Exception:
-            log.exception("error handling %s %s", self.command, self.path)
+            log.exception("error handling %s %s", self.command, redact(self.path))
             self.close_connection = True
             response = ApiError(500, "internal server error").response()
         self._send(response)
@@ -158,3 +162,18 @@ class RequestHandler(BaseHTTPRequestHandler):
         except OSError as error:
             log.info("could not answer %s: %s", self.client_address, error)
             self.close_connection = True
+
+
+def redact(text: str) -> str:
+    """`text` with the deprecated query-string token hidden, so logs never hold a token.
+
+    Names are compared decoded, as the API reads them: `access%5Ftoken=` is a token too.
+    """
+    return _QUERY_PARAMETER.sub(_redact_parameter, text)
+
+
+def _redact_parameter(match: re.Match[str]) -> str:
+    name = match["name"]
+    if unquote_plus(name[1:]) != "access_token":
+        return match[0]
+    return f"{name}=[redacted]"

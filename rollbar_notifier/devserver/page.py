@@ -36,10 +36,18 @@ def _e(value: Any) -> str:
     return html.escape(text)
 
 
-def _when(timestamp: Optional[float]) -> str:
+def _when(timestamp: Any, per_second: int = 1) -> str:
+    """A date, or the raw value when it is not one.
+
+    Databases written before times were range-checked can hold any number, and one
+    unrepresentable time must not take down every page that lists it.
+    """
     if timestamp is None:
         return ""
-    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(timestamp))
+    try:
+        return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(timestamp / per_second))
+    except (TypeError, ValueError, OverflowError, OSError):
+        return _e(timestamp)
 
 
 def _table(headings: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
@@ -239,8 +247,7 @@ def _telemetry(events: Any) -> str:
             event_body = event.get("body") or {}
             if isinstance(event_body, dict):
                 event_body = event_body.get("message", event_body)
-            stamp = event.get("timestamp_ms")
-            rows.append((_when(stamp / 1000 if isinstance(stamp, (int, float)) else None),
+            rows.append((_when(event.get("timestamp_ms"), per_second=1000),
                          _e(event.get("level", "")), _e(event.get("type", "")),
                          _e(event.get("source", "")), f"<code>{_e(event_body)}</code>"))
     return "<h2>Telemetry</h2>" + _table(("Time", "Level", "Type", "Source", "Body"), rows)

@@ -12,7 +12,7 @@ import sqlite3
 import threading
 from typing import Any, Dict, Iterable, List, Mapping, Optional
 
-from .validate import LEVELS
+from ..levels import LEVELS
 
 DEPLOY_TIMEOUT = 60 * 60
 
@@ -107,7 +107,11 @@ class Store:
         level: str,
         timestamp: int,
     ) -> bool:
-        """Store one occurrence under its item; False when the uuid was already stored."""
+        """Store one occurrence under its item; False when the uuid was already stored.
+
+        The item shows its most severe occurrence's level, while each occurrence keeps
+        its own, so an `info` repeat of a `critical` error is still listed as `info`.
+        """
         with self._lock, self._transaction():
             if self._db.execute("SELECT 1 FROM occurrences WHERE uuid = ?", (uuid,)).fetchone():
                 return False
@@ -122,9 +126,10 @@ class Store:
                     "VALUES (?, ?, ?, ?, ?, ?)",
                     (environment, fingerprint, title, level, timestamp, timestamp),
                 )
+                item_level = level
             else:
                 item_id = item["id"]
-                level = min(item["level"], level, key=LEVELS.index)
+                item_level = max(item["level"], level, key=LEVELS.index)
             occurrence_id = self._insert(
                 "INSERT INTO occurrences (item_id, uuid, timestamp, level, payload) "
                 "VALUES (?, ?, ?, ?, ?)",
@@ -136,7 +141,7 @@ class Store:
                 "first_occurrence_timestamp = MIN(first_occurrence_timestamp, ?), "
                 "last_occurrence_timestamp = MAX(last_occurrence_timestamp, ?), "
                 "last_occurrence_id = ? WHERE id = ?",
-                (level, timestamp, timestamp, occurrence_id, item_id),
+                (item_level, timestamp, timestamp, occurrence_id, item_id),
             )
             return True
 

@@ -7,11 +7,13 @@ and a devserver that rejected them would be useless for comparing notifiers.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional, Sequence, Tuple, Type
+from typing import Any, Mapping, MutableMapping, Optional, Sequence, Tuple, Type
 
+from ..levels import LEVELS
 from .messages import ApiError
 
-LEVELS = ("critical", "error", "warning", "info", "debug")
+Fields = MutableMapping[str, Any]
+
 BODY_KINDS = ("trace", "trace_chain", "message", "crash_report")
 DEPLOY_STATUSES = ("started", "succeeded", "failed", "timed_out")
 ITEM_STATUSES = ("active", "resolved", "muted")
@@ -32,6 +34,11 @@ _TYPES: Mapping[str, Tuple[Type[Any], ...]] = {
     STRING_OR_INTEGER: (str, int),
 }
 
+# Exclusive upper bounds for times (seconds before year ~6325): far-off or non-finite
+# values cannot be stored as SQLite integers nor shown as dates on the page.
+MAX_TIMESTAMP = 2**37
+MAX_TIMESTAMP_MS = MAX_TIMESTAMP * 1000
+
 _DATA_STRINGS = {"platform": None, "language": None, "framework": None, "code_version": 40,
                  "title": 255, "uuid": 36, "fingerprint": None}
 _DATA_OBJECTS = ("client", "custom")
@@ -42,7 +49,7 @@ _SERVER_STRINGS = ("host", "root", "branch", "code_version", "cpu")
 _FRAME_FIELDS = {"lineno": INTEGER, "colno": INTEGER, "method": STRING, "code": STRING,
                  "class_name": STRING, "argspec": LIST, "varargspec": STRING,
                  "keywordspec": STRING, "locals": OBJECT}
-_TELEMETRY_FIELDS = {"type": STRING, "source": STRING, "timestamp_ms": NUMBER, "body": OBJECT}
+_TELEMETRY_FIELDS = {"type": STRING, "source": STRING, "body": OBJECT}
 
 
 def invalid(path: str, problem: str) -> ApiError:
@@ -50,7 +57,7 @@ def invalid(path: str, problem: str) -> ApiError:
 
 
 def field(
-    obj: Mapping[str, Any],
+    obj: Fields,
     key: str,
     path: str,
     kind: str,
@@ -59,9 +66,15 @@ def field(
     max_length: Optional[int] = None,
     nullable: bool = True,
 ) -> Any:
-    """Check one key of `obj`; returns its value, or None when absent (or null and nullable)."""
+    """Check one key of `obj`; returns its value, or None when absent (or null and nullable).
+
+    An empty list stands for an empty object, and is stored as one: PHP cannot tell
+    the two apart, so rollbar-php sends `[]` for every empty `custom`, `GET`, etc.
+    """
     name = f"{path}.{key}" if path else key
     value = obj.get(key)
+    if kind == OBJECT and value == []:
+        value = obj[key] = {}
     if value is None and (key not in obj or nullable):
         if required:
             raise invalid(name, "is missing and it is required")
@@ -73,7 +86,7 @@ def field(
     return value
 
 
-def one_of(obj: Mapping[str, Any], key: str, path: str, choices: Sequence[str],
+def one_of(obj: Fields, key: str, path: str, choices: Sequence[str],
            *, required: bool = False) -> Optional[str]:
     value: Optional[str] = field(obj, key, path, STRING, required=required)
     if value is not None and value not in choices:
@@ -81,13 +94,20 @@ def one_of(obj: Mapping[str, Any], key: str, path: str, choices: Sequence[str],
     return value
 
 
-def validate_item(payload: Mapping[str, Any]) -> Mapping[str, Any]:
+def _time_field(obj: Fields, key: str, path: str, upper: int) -> None:
+    """A number from 0 up to (not including) `upper`; NaN and infinities fail the range too."""
+    value = field(obj, key, path, NUMBER)
+    if value is not None and not 0 <= value < upper:
+        raise invalid(f"{path}.{key}", f"should be a number from 0 to below {upper}")
+
+
+def validate_item(payload: Fields) -> Fields:
     """Check a `POST item/` body; returns its `data` object."""
-    data: Mapping[str, Any] = field(payload, "data", "", OBJECT, required=True)
+    data: Fields = field(payload, "data", "", OBJECT, required=True)
     field(data, "environment", "data", STRING, required=True, max_length=255)
     _body(field(data, "body", "data", OBJECT, required=True), "data.body")
     one_of(data, "level", "data", LEVELS)
-    field(data, "timestamp", "data", NUMBER)
+    _time_field(data, "timestamp", "data", MAX_TIMESTAMP)
     field(data, "context", "data", STRING, nullable=False)
     for key, limit in _DATA_STRINGS.items():
         field(data, key, "data", STRING, max_length=limit)
@@ -103,7 +123,7 @@ def validate_item(payload: Mapping[str, Any]) -> Mapping[str, Any]:
     return data
 
 
-def validate_deploy(fields: Mapping[str, Any]) -> None:
+def validate_deploy(fields: Fields) -> None:
     field(fields, "environment", "", STRING, required=True, max_length=255)
     field(fields, "revision", "", STRING, required=True, max_length=255)
     for key in ("rollbar_username", "local_username"):
@@ -111,12 +131,12 @@ def validate_deploy(fields: Mapping[str, Any]) -> None:
     validate_deploy_update(fields)
 
 
-def validate_deploy_update(fields: Mapping[str, Any]) -> None:
+def validate_deploy_update(fields: Fields) -> None:
     field(fields, "comment", "", STRING, max_length=65536)
     one_of(fields, "status", "", DEPLOY_STATUSES)
 
 
-def _body(body: Mapping[str, Any], path: str) -> None:
+def _body(body: Fields, path: str) -> None:
     kinds = [kind for kind in BODY_KINDS if body.get(kind) is not None]
     if len(kinds) != 1:
         raise invalid(path, "should contain exactly one of " + ", ".join(BODY_KINDS))
@@ -138,9 +158,10 @@ def _body(body: Mapping[str, Any], path: str) -> None:
         event_path = f"{path}.telemetry.{index}"
         _fields(_element(event, event_path), event_path, _TELEMETRY_FIELDS)
         one_of(event, "level", event_path, LEVELS)
+        _time_field(event, "timestamp_ms", event_path, MAX_TIMESTAMP_MS)
 
 
-def _trace(trace: Mapping[str, Any], path: str) -> None:
+def _trace(trace: Fields, path: str) -> None:
     frames = field(trace, "frames", path, LIST, required=True)
     for index, frame in enumerate(frames):
         frame_path = f"{path}.frames.{index}"
@@ -159,26 +180,26 @@ def _trace(trace: Mapping[str, Any], path: str) -> None:
         field(exception, "description", f"{path}.exception", STRING)
 
 
-def _person(person: Optional[Mapping[str, Any]]) -> None:
+def _person(person: Optional[Fields]) -> None:
     if person is not None:
         field(person, "id", "data.person", STRING_OR_INTEGER, required=True, max_length=40)
         field(person, "username", "data.person", STRING, max_length=255)
         field(person, "email", "data.person", STRING, max_length=255)
 
 
-def _notifier(notifier: Optional[Mapping[str, Any]]) -> None:
+def _notifier(notifier: Optional[Fields]) -> None:
     if notifier is not None:
         _fields(notifier, "data.notifier",
                 {"name": STRING, "version": STRING, "diagnostic": OBJECT})
 
 
-def _fields(obj: Optional[Mapping[str, Any]], path: str, kinds: Mapping[str, str]) -> None:
+def _fields(obj: Optional[Fields], path: str, kinds: Mapping[str, str]) -> None:
     if obj is not None:
         for key, kind in kinds.items():
             field(obj, key, path, kind)
 
 
-def _element(value: Any, path: str) -> Mapping[str, Any]:
+def _element(value: Any, path: str) -> Fields:
     if not isinstance(value, dict):
         raise invalid(path, f"should be {OBJECT}")
     return value
