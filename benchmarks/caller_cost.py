@@ -6,10 +6,13 @@ which is the least any off-thread reporter can do. The notifier runs in thread m
 against a local sink server in another process, with a queue large enough that no
 report is dropped (a drop is cheaper than a put and would flatter the result).
 
-Two settings: "delivering", where the senders build and send items while the caller
-loops (on CPython they take turns with it on the GIL, which the caller pays for), and
-"senders idle", where the server holds the one sender in a slow request so only the
-caller's own work is timed. Usage: ``python benchmarks/caller_cost.py [--rounds N]``.
+Three paths: ``report_message``, ``report_exception``, and ``logger.error`` through a
+``RollbarHandler`` (what most users write), each against ``logger.error`` /
+``logger.exception`` through the ``QueueHandler``. Two settings: "delivering", where
+the senders build and send items while the caller loops (on CPython they take turns
+with it on the GIL, which the caller pays for), and "senders idle", where the server
+holds the one sender in a slow request so only the caller's own work is timed.
+Usage: ``python benchmarks/caller_cost.py [--rounds N]``.
 """
 
 from __future__ import annotations
@@ -27,7 +30,12 @@ from typing import Callable, Dict, List
 
 from delivery_throughput import TOKEN, sink
 
+from rollbar_notifier.handler import RollbarHandler
 from rollbar_notifier.notifier import Notifier
+
+PATHS = 3
+"""Notifier paths timed per round; with idle senders every report of every round stays
+queued, so the queue must hold them all."""
 
 
 def fail(n: int) -> None:
@@ -53,19 +61,25 @@ def exception_reporter(report: Callable[[], object]) -> Callable[[int], object]:
 
 def measure(endpoint: str, rounds: int, count: int, idle: bool) -> Dict[str, Dict[str, float]]:
     notifier = Notifier(access_token=TOKEN, endpoint=endpoint, senders=1 if idle else 4,
-                        queue_size=(2 * rounds + 1) * count if idle else count + 10)
+                        queue_size=(PATHS * rounds + 1) * count if idle else count + 10)
     records: queue.Queue[logging.LogRecord] = queue.Queue()
     listener = logging.handlers.QueueListener(records, logging.NullHandler())
     logger = logging.getLogger("benchmark.floor")
     logger.propagate = False
     logger.addHandler(logging.handlers.QueueHandler(records))
     listener.start()
+    handled = logging.getLogger("benchmark.rollbar")
+    handled.propagate = False
+    handled.addHandler(RollbarHandler(notifier=notifier))
     cases = {
         "message": (lambda n: notifier.report_message(f"benchmark message {n}"),
                     lambda n: logger.error("benchmark message %s", n)),
         "exception": (exception_reporter(notifier.report_exception),
                       exception_reporter(lambda: logger.exception("benchmark failure"))),
+        "logger_error": (lambda n: handled.error("benchmark message %s", n),
+                         lambda n: logger.error("benchmark message %s", n)),
     }
+    assert len(cases) == PATHS
     samples: Dict[str, Dict[str, List[float]]] = {name: {"notifier": [], "floor": []}
                                                   for name in cases}
     try:
@@ -78,6 +92,8 @@ def measure(endpoint: str, rounds: int, count: int, idle: bool) -> Dict[str, Dic
         assert "queue_full" not in notifier.stats()["dropped"], notifier.stats()
     finally:
         listener.stop()
+        for handler in handled.handlers[:]:
+            handled.removeHandler(handler)
         with contextlib.redirect_stderr(io.StringIO()):
             notifier.close(0 if idle else 5)
     results = {}
@@ -98,7 +114,7 @@ def main() -> None:
         with sink(delay) as endpoint:
             results[setting] = measure(endpoint, args.rounds, args.count, idle=delay > 0)
         for name, result in results[setting].items():
-            print(f"{setting}: report_{name} {result['notifier_us']} us per call vs QueueHandler "
+            print(f"{setting}: {name} {result['notifier_us']} us per call vs QueueHandler "
                   f"floor {result['queue_handler_floor_us']} us: ratio {result['ratio']}x "
                   f"(medians of {args.rounds} rounds of {args.count})", flush=True)
     print(json.dumps(results))

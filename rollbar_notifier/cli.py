@@ -1,8 +1,9 @@
 """The ``rollbar-notifier`` command (also ``python -m rollbar_notifier``).
 
 Meant for deploy scripts and CI steps as much as for people: every command exits 0 on
-success and non-zero with the server's message on stderr otherwise, and reads the same
-``ROLLBAR_*`` variables as the library, so a pipeline sets them once.
+success, 2 on a usage or configuration error (bad option, no token) and 1 when the
+server refused or could not be reached, with the reason on stderr; and it reads the
+same ``ROLLBAR_*`` variables as the library, so a pipeline sets them once.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     if command is None:
         return _usage(parser)
     if not getattr(args, "own_logging", False):
-        logging.basicConfig(level=logging.WARNING, format=f"{PROG}: %(message)s")
+        # The notifier's messages carry their own "rollbar_notifier:" prefix.
+        logging.basicConfig(level=logging.WARNING, format="%(message)s")
     try:
         return command(args)
     except ValueError as exc:
@@ -191,17 +193,25 @@ def _deploy_update(args: argparse.Namespace) -> int:
 
 
 def _report_message(args: argparse.Namespace) -> int:
-    """Blocking mode, so the answer is known before exiting; a refusal's message has
-    already been logged to stderr by the notifier when this reports the failure."""
+    """Blocking mode, so the answer is known before exiting. The reason of a failure has
+    already been logged to stderr by the notifier when this reports it: a refusal at
+    WARNING, and giving up on an unreachable server at INFO, which is let through here
+    because for a command that is the answer."""
     from .notifier import Notifier
 
     config = _config(args)
     if not config.access_token:
         _error("an access token is required (--access-token or ROLLBAR_ACCESS_TOKEN)")
         return EXIT_USAGE
-    with Notifier(**_options(args), mode="blocking", install_hooks=False) as notifier:
-        uuid = notifier.report_message(args.text, level=args.level)
-        sent = notifier.stats().get("sent", 0)
+    worker_log = logging.getLogger(f"{__package__}.worker")
+    previous_level = worker_log.level
+    worker_log.setLevel(logging.INFO)
+    try:
+        with Notifier(**_options(args), mode="blocking", install_hooks=False) as notifier:
+            uuid = notifier.report_message(args.text, level=args.level)
+            sent = notifier.stats().get("sent", 0)
+    finally:
+        worker_log.setLevel(previous_level)
     if uuid is None or not sent:
         _error("the item was not delivered")
         return EXIT_FAILURE

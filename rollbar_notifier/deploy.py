@@ -36,6 +36,11 @@ class DeployError(RuntimeError):
         self.status = status
 
 
+class DeployConfigError(DeployError, ValueError):
+    """The notifier cannot report deploys as configured (no token, a client token): a
+    usage error before any request, so it is also a ``ValueError``, like bad options."""
+
+
 def report_deploy(transport: Transport, config: Config, revision: Optional[str] = None, *,
                   environment: Optional[str] = None, rollbar_username: Optional[str] = None,
                   local_username: Optional[str] = None, comment: Optional[str] = None,
@@ -120,10 +125,10 @@ def _os_user() -> Optional[str]:
 
 def _check_server_token(config: Config, action: str) -> None:
     if config.is_client:
-        raise DeployError(f"a post_client_item token cannot {action}: deploys need a "
+        raise DeployConfigError(f"a post_client_item token cannot {action}: deploys need a "
                           "post_server_item token, which must not ship inside client apps")
     if not config.access_token:
-        raise DeployError(f"an access token is required to {action} "
+        raise DeployConfigError(f"an access token is required to {action} "
                           "(access_token= or ROLLBAR_ACCESS_TOKEN)")
 
 

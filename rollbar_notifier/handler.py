@@ -32,7 +32,7 @@ import logging
 import sys
 import threading
 from types import FrameType
-from typing import TYPE_CHECKING, Any, Dict, Optional, Union
+from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Tuple, Union
 
 from .capture import Trace, capture_message, capture_stack, safe_str
 from .config import Config
@@ -50,8 +50,12 @@ STANDARD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {
 }
 """Attributes every record has; anything else on a record came from ``extra=``."""
 
-REPORT_FIELDS = ("context", "fingerprint", "title", "person", "request")
-"""``extra=`` keys that set the item's own fields instead of going to ``data.custom``."""
+REPORT_FIELDS: Dict[str, Union[type, Tuple[type, ...]]] = {
+    "context": str, "fingerprint": str, "title": str, "person": Mapping, "request": Mapping,
+}
+"""``extra=`` keys that set the item's own fields instead of going to ``data.custom``, with
+the type they need for that. Frameworks put other things under the same names (Django
+logs ``extra={"request": HttpRequest}``): those stay in ``data.custom``."""
 
 STRUCTLOG_OWN_KEYS = frozenset({"event", "level", "exc_info", "stack_info", "timestamp"})
 """Keys of a structlog event dict that are not the user's data."""
@@ -86,7 +90,7 @@ class RollbarHandler(logging.Handler):
         self.telemetry = telemetry
         self._owns_notifier = bool(options)
         self._notifier = _own_notifier(options) if options else notifier
-        if telemetry:
+        if telemetry and (self._notifier is None or self._notifier.active):
             config = self._notifier.config if self._notifier is not None else None
             attach(config.telemetry_size if config else Config.telemetry_size,
                    config.telemetry_level if config else Config.telemetry_level)
@@ -123,12 +127,19 @@ class RollbarHandler(logging.Handler):
         flush_within_shutdown_timeout(resolve_notifier(self._notifier))
 
     def close(self) -> None:
-        """Close an owned notifier; a shared one is only flushed, others still use it."""
+        """Close an owned notifier; a shared one is left to whoever owns it (``atexit``
+        closes every notifier), as flushing it here would spend the exit time again.
+
+        ``logging.shutdown()`` calls this after closing handlers made later, such as a
+        ``MemoryHandler`` targeting this one: so this is where reports that came too
+        late for the exit flush are said to be lost.
+        """
         try:
-            if self._owns_notifier and self._notifier is not None:
-                self._notifier.close(timeout=self._notifier.config.shutdown_timeout)
-            else:
-                self.flush()
+            notifier = resolve_notifier(self._notifier)
+            if self._owns_notifier and notifier is not None:
+                notifier.close()
+            if notifier is not None:
+                notifier.report_late_losses()
         except Exception:
             log.warning("rollbar_notifier could not close its notifier", exc_info=True)
         finally:
@@ -138,15 +149,19 @@ class RollbarHandler(logging.Handler):
         config = notifier.config
         text = self._message(record)
         custom = _extra(record)
-        fields: Dict[str, Any] = {name: custom.pop(name) for name in REPORT_FIELDS
-                                  if name in custom}
+        fields: Dict[str, Any] = {}
+        for name, kind in REPORT_FIELDS.items():
+            value = custom.get(name)
+            if isinstance(value, kind):
+                del custom[name]
+                fields[name] = dict(value) if isinstance(value, Mapping) else value
         fields.setdefault("context", record.name)
         fields["timestamp"] = int(record.created)
         fields["thread"] = record.threadName
         custom.update((name, getattr(record, name, None)) for name in LOCATION_ATTRIBUTES)
         level = from_logging(record.levelno)
         events = None
-        if self.telemetry:
+        if self.telemetry and notifier.active:
             attach(config.telemetry_size, config.telemetry_level)
             events = recent(config.telemetry_level, config.telemetry_size, exclude=record)
         exc_info = record.exc_info

@@ -84,7 +84,7 @@ class _Hooks:
         try:
             self.previous_excepthook(exc_type, exc, tb)
         finally:
-            flush_within_shutdown_timeout(notifier)
+            flush_within_shutdown_timeout(notifier, exiting=True)
 
     def threading_excepthook(self, args: Any) -> None:
         notifier = None
@@ -105,13 +105,14 @@ class _Hooks:
         self.previous_unraisable(unraisable)
 
 
-def flush_within_shutdown_timeout(notifier: Optional[Notifier]) -> None:
+def flush_within_shutdown_timeout(notifier: Optional[Notifier], exiting: bool = False) -> None:
     """Deliver what is queued, but never hold up a dying process or ``logging.shutdown()``
-    for longer than ``shutdown_timeout``. Never raises."""
+    for longer than ``shutdown_timeout``, counted once across every exit-time wait.
+    ``exiting`` (the main thread's uncaught exception) starts that count. Never raises."""
     if notifier is None:
         return
     try:
-        notifier.flush(timeout=notifier.config.shutdown_timeout)
+        notifier.flush(timeout=notifier.exit_budget(start=exiting))
     except Exception:
         log.debug("rollbar_notifier: flushing failed", exc_info=True)
 

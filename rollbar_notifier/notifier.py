@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from .capture import Event, ExceptionArg, capture_exception, capture_message, exc_info_of
 from .config import Config
@@ -56,21 +56,17 @@ class Notifier:
         the report describes something that happened earlier or elsewhere, such as a log
         record handled on a ``QueueListener`` thread.
         """
-        if self._worker is None:
+        return self._report("report_exception", self._capture_exception, exc,
+                            description=description, level=level, extra=extra,
+                            request=request, person=person, fingerprint=fingerprint,
+                            title=title, context=context, telemetry=telemetry,
+                            timestamp=timestamp, thread=thread)
+
+    def _capture_exception(self, exc: ExceptionArg, **fields: Any) -> Optional[Event]:
+        info = exc_info_of(exc)
+        if info is None or isinstance(info[1], self.config.ignore):
             return None
-        try:
-            info = exc_info_of(exc)
-            if info is None or isinstance(info[1], self.config.ignore):
-                return None
-            event = capture_exception(
-                info, level=level, capture_locals=self.config.capture_locals, extra=extra,
-                request=request, person=person, fingerprint=fingerprint, title=title,
-                context=context, description=description, telemetry=telemetry,
-                timestamp=timestamp, thread=thread)
-            return self.submit(event) if event is not None else None
-        except Exception:
-            log.warning("rollbar_notifier: report_exception failed", exc_info=True)
-            return None
+        return capture_exception(info, capture_locals=self.config.capture_locals, **fields)
 
     def report_message(
         self,
@@ -91,16 +87,21 @@ class Notifier:
 
         ``timestamp`` and ``thread`` are as for :meth:`report_exception`.
         """
+        return self._report("report_message", capture_message, text, level=level, extra=extra,
+                            request=request, person=person, fingerprint=fingerprint,
+                            title=title, context=context, telemetry=telemetry,
+                            timestamp=timestamp, thread=thread)
+
+    def _report(self, name: str, capture: Callable[..., Optional[Event]], subject: Any,
+                **fields: Any) -> Optional[str]:
+        """Capture in the caller's thread and submit; a failure is logged, never raised."""
         if self._worker is None:
             return None
         try:
-            event = capture_message(text, level=level, extra=extra, request=request,
-                                    person=person, fingerprint=fingerprint, title=title,
-                                    context=context, telemetry=telemetry,
-                                    timestamp=timestamp, thread=thread)
+            event = capture(subject, **fields)
             return self.submit(event) if event is not None else None
         except Exception:
-            log.warning("rollbar_notifier: report_message failed", exc_info=True)
+            log.warning("rollbar_notifier: %s failed", name, exc_info=True)
             return None
 
     def submit(self, event: Event) -> Optional[str]:
@@ -138,12 +139,24 @@ class Notifier:
 
     def ping(self) -> bool:
         """Whether the endpoint answers ``GET status/ping`` with ``pong`` (no token needed)."""
-        response = self.transport.send(Request("GET", "status/ping"))
+        response = self.transport.send(Request("GET", "status/ping", anonymous=True))
         return response.status == 200 and response.body.strip() == b"pong"
 
     def flush(self, timeout: Optional[float] = None) -> bool:
         """Wait for queued items; ``True`` when all were sent or definitively dropped."""
         return True if self._worker is None else self._worker.flush(timeout)
+
+    def exit_budget(self, start: bool = True) -> float:
+        """What is left of the ``shutdown_timeout`` that all exit-time waits share (see
+        :meth:`.Worker.exit_budget`)."""
+        if self._worker is None:
+            return self.config.shutdown_timeout
+        return self._worker.exit_budget(start)
+
+    def report_late_losses(self) -> None:
+        """Say on stderr what was reported after the exit flush and could not be sent."""
+        if self._worker is not None:
+            self._worker.report_late_losses()
 
     def close(self, timeout: Optional[float] = None) -> None:
         """Flush for up to ``timeout`` (default ``shutdown_timeout``) and stop; idempotent."""

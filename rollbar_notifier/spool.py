@@ -8,6 +8,11 @@ must stay fast);
 names start with a nanosecond timestamp so sorting them gives the oldest first.
 Every method swallows filesystem errors: a full or read-only disk must not harm the
 host program, it only loses the items it could not keep.
+
+Items hold scrubbed but still private data (locals, request data), so the directory is
+made owner-only (0700) and every file 0600. Leftovers count against the bounds too:
+temporary files of a process that died mid-write are removed once an hour old, and
+only the newest ``MAX_CORRUPT`` corrupt items are kept for inspection.
 """
 
 from __future__ import annotations
@@ -23,6 +28,10 @@ log = logging.getLogger(__name__)
 
 SUFFIX = ".json"
 CORRUPT_SUFFIX = ".corrupt"
+TMP_PREFIX = ".tmp-"
+MAX_CORRUPT = 10
+STALE_TMP_SECONDS = 3600.0
+"""A write takes milliseconds; a temporary file this old belongs to a dead process."""
 _counter = itertools.count()
 
 
@@ -35,15 +44,17 @@ class Spool:
         self.max_bytes = max_bytes
         self._estimate: Optional[Tuple[int, int]] = None
         """(items, bytes) as of the last scan plus what this process wrote since."""
+        self._remove_leftovers()
 
     def write(self, uuid: str, body: bytes) -> Tuple[bool, int]:
         """Keep ``body``; returns whether it was written and how many old items were evicted."""
         name = f"{time.time_ns():020d}-{next(_counter):06d}-{uuid}{SUFFIX}"
         path = os.path.join(self.directory, name)
-        tmp = os.path.join(self.directory, f".tmp-{os.getpid()}-{name}")
+        tmp = os.path.join(self.directory, f"{TMP_PREFIX}{os.getpid()}-{name}")
         try:
-            os.makedirs(self.directory, exist_ok=True)
-            with open(tmp, "wb") as handle:
+            os.makedirs(self.directory, mode=0o700, exist_ok=True)
+            descriptor = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with open(descriptor, "wb") as handle:
                 handle.write(body)
             os.replace(tmp, path)
         except OSError as exc:
@@ -80,10 +91,29 @@ class Spool:
             os.replace(path, path + CORRUPT_SUFFIX)
         except OSError:
             _remove(path)
+        self._remove_leftovers()
         return None
 
     def remove(self, name: str) -> None:
         _remove(os.path.join(self.directory, name))
+
+    def _remove_leftovers(self) -> None:
+        """Stale temporary files, and corrupt items beyond the newest ``MAX_CORRUPT``."""
+        try:
+            names = sorted(os.listdir(self.directory))
+        except OSError:
+            return
+        stale_before = time.time() - STALE_TMP_SECONDS
+        for name in names:
+            path = os.path.join(self.directory, name)
+            try:
+                if name.startswith(TMP_PREFIX) and os.path.getmtime(path) < stale_before:
+                    _remove(path)
+            except OSError:
+                continue
+        corrupt = [name for name in names if name.endswith(CORRUPT_SUFFIX)]
+        for name in corrupt[:-MAX_CORRUPT]:
+            _remove(os.path.join(self.directory, name))
 
     def _account(self, size: int) -> int:
         """Scan the directory only when the running estimate says a bound may be passed.

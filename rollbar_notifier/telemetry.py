@@ -1,17 +1,26 @@
 """The recent log records of the whole process, attached to items as ``body.telemetry``.
 
 An error is easier to understand with what was logged just before it, in any thread
-and by any logger. The collector keeps a bounded ring of already-formatted entries, so
-the cost per record is one ``getMessage()`` and the memory is fixed whatever the
-program logs. The notifier's own records (and those of the HTTP libraries it uses) are
-never collected: they are noise, and collecting them while reporting would feed the
-notifier its own output.
+and by any logger. The notifier's own records (and those of the HTTP libraries it
+uses) are never collected: they are noise, and collecting them while reporting would
+feed the notifier its own output.
 
 It is fed by the log record factory rather than by a handler on the root logger:
 ``dictConfig`` and ``fileConfig`` remove the root logger's handlers *after* building
 the configured ones (so a handler attached from ``RollbarHandler.__init__`` would be
 gone before the first record), and a factory also sees records of loggers that do not
 propagate to the root.
+
+A factory sees a record before its logger's filters do, so the collector only keeps
+the record itself in a bounded ring (no formatting: every INFO record of the process
+passes here) and decides when an item is reported: a record goes into telemetry only
+if its logger is still enabled for its level and the logger's filters accept it, so a
+filter that hides secrets from the logs hides them from telemetry too. Each record is
+formatted and checked once, at the first report that includes it, so a report pays
+only for the records logged since the previous one. The price: the last
+``telemetry_size`` records stay alive until pushed out (their arguments included),
+they are formatted as their arguments are at that first report, and a logger's
+filters run a second time on them.
 """
 
 from __future__ import annotations
@@ -19,8 +28,7 @@ from __future__ import annotations
 import collections
 import logging
 import threading
-import weakref
-from typing import Any, Callable, Deque, Dict, List, NamedTuple, Optional, Tuple
+from typing import Any, Deque, Dict, List, Optional, Tuple, Union
 
 from .capture import safe_str
 from .levels import from_logging
@@ -45,13 +53,44 @@ def is_excluded(record: logging.LogRecord) -> bool:
     return (record.threadName or "").startswith(EXCLUDED_THREAD_PREFIX)
 
 
-class _Entry(NamedTuple):
-    record: Callable[[], Optional[logging.LogRecord]]
-    """A weak reference: excludes the reported record itself, without keeping it alive
-    (an ``id()`` would be reused by the next record, once this one is freed)."""
-    levelno: int
-    timestamp_ms: int
-    message: str
+def _was_logged(record: logging.LogRecord) -> bool:
+    """Whether ``record``'s logger let it through: enabled for its level, and its filters
+    accept it. A record no logger made (``makeLogRecord``) is taken as it is."""
+    logger = logging.root if record.name == "root" else \
+        logging.Logger.manager.loggerDict.get(record.name)
+    if not isinstance(logger, logging.Logger):
+        return True
+    try:
+        return logger.isEnabledFor(record.levelno) and bool(logger.filter(record))
+    except Exception:
+        return False
+
+
+def _message(record: logging.LogRecord) -> str:
+    try:
+        return safe_str(record.getMessage(), MAX_MESSAGE)
+    except Exception:
+        return safe_str(record.msg, MAX_MESSAGE)
+
+
+class _Entry:
+    """A collected record and, once a report has looked at it, its telemetry event
+    (``False`` when its logger rejects it). Two reports computing it at once agree."""
+
+    __slots__ = ("event", "record")
+
+    def __init__(self, record: logging.LogRecord) -> None:
+        self.record = record
+        self.event: Union[bool, Dict[str, Any], None] = None
+
+    def resolve(self) -> Union[bool, Dict[str, Any]]:
+        if self.event is None:
+            record = self.record
+            self.event = _was_logged(record) and {
+                "level": from_logging(record.levelno), "type": "log", "source": "server",
+                "timestamp_ms": int(record.created * 1000),
+                "body": {"message": _message(record)}}
+        return self.event
 
 
 class TelemetryCollector:
@@ -72,14 +111,8 @@ class TelemetryCollector:
         self.level = min(self.level, level)
 
     def observe(self, record: logging.LogRecord) -> None:
-        if record.levelno < self.level or is_excluded(record):
-            return
-        try:
-            message = safe_str(record.getMessage(), MAX_MESSAGE)
-        except Exception:
-            message = safe_str(record.msg, MAX_MESSAGE)
-        self._entries.append(_Entry(weakref.ref(record), record.levelno, int(record.created * 1000),
-                                    message))
+        if record.levelno >= self.level and not is_excluded(record):
+            self._entries.append(_Entry(record))
 
     def _copy(self) -> Tuple[_Entry, ...]:
         """A snapshot; another thread appending meanwhile makes one try fail, so retry."""
@@ -95,12 +128,17 @@ class TelemetryCollector:
         """The last ``limit`` entries at or above ``level``, oldest first, as Rollbar events."""
         if limit <= 0:
             return []
-        chosen = [e for e in self._copy()
-                  if e.levelno >= level and (exclude is None or e.record() is not exclude)]
-        chosen = chosen[-limit:]
-        return [{"level": from_logging(e.levelno), "type": "log", "source": "server",
-                 "timestamp_ms": e.timestamp_ms, "body": {"message": e.message}}
-                for e in chosen]
+        chosen: List[Dict[str, Any]] = []
+        for entry in reversed(self._copy()):
+            if len(chosen) >= limit:
+                break
+            if entry.record.levelno < level or entry.record is exclude:
+                continue
+            event = entry.resolve()
+            if isinstance(event, dict):  # a copy: later stages may shorten it in place
+                chosen.append({**event, "body": dict(event["body"])})
+        chosen.reverse()
+        return chosen
 
 
 _install_lock = threading.Lock()

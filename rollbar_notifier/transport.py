@@ -2,8 +2,12 @@
 
 The worker depends on :class:`Transport`, not on ``requests``, so its logic can be
 tested with a recording transport; :class:`HttpTransport` is tested against real
-servers. Every request carries the token in the ``X-Rollbar-Access-Token`` header
-only, has a timeout, and keeps TLS verification on unless the config turns it off.
+servers. Every request that needs it carries the token in the ``X-Rollbar-Access-Token``
+header only, has a timeout, and keeps TLS verification on unless the config turns it off.
+
+Pooled sockets are the one piece of state a forked child must not share, and only
+:class:`HttpTransport` has them, so it replaces its own Session in the child; that keeps
+:class:`Transport` at the single ``send`` the worker actually calls.
 """
 
 from __future__ import annotations
@@ -11,20 +15,20 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from typing import Any, Mapping, Optional
+import os
+import weakref
+from typing import Any, Mapping, Optional, Protocol
 
 import requests
 
 from ._version import __version__
-
-try:
-    from typing import Protocol
-except ImportError:  # pragma: no cover - Python < 3.8 is not supported anyway
-    from typing_extensions import Protocol  # type: ignore[assignment]
+from .capture import safe_str
 
 log = logging.getLogger(__name__)
 
 USER_AGENT = f"rollbar_notifier/{__version__}"
+MIN_TIMEOUT = 0.05
+"""A request given (almost) no time still gets this long, rather than an invalid timeout."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,6 +37,10 @@ class Request:
     path: str
     """Relative to the endpoint, e.g. ``item/`` or ``deploy/12``."""
     body: Optional[bytes] = None
+    timeout: Optional[float] = None
+    """Seconds, when the caller can afford less than the configured timeout (at exit)."""
+    anonymous: bool = False
+    """Sent without the token: ``GET status/ping`` needs none, so it is not exposed there."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,10 +67,10 @@ class HttpTransport:
         self._timeout = timeout
         self._verify = verify
         self._headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
-        if access_token:
-            self._headers["X-Rollbar-Access-Token"] = access_token
+        self._token = {"X-Rollbar-Access-Token": access_token} if access_token else {}
         self._pool_size = pool_size
         self._session = self._new_session()
+        _live.add(self)
 
     def _new_session(self) -> requests.Session:
         session = requests.Session()
@@ -76,18 +84,25 @@ class HttpTransport:
 
     def send(self, request: Request) -> Response:
         url = self._endpoint + request.path.lstrip("/")
+        timeout = self._timeout if request.timeout is None else min(self._timeout,
+                                                                     request.timeout)
         try:
             reply = self._session.request(request.method, url, data=request.body,
-                                          timeout=self._timeout, verify=self._verify,
+                                          headers=None if request.anonymous else self._token,
+                                          timeout=max(timeout, MIN_TIMEOUT), verify=self._verify,
                                           allow_redirects=False)
             return Response(reply.status_code, dict(reply.headers), reply.content)
-        except requests.RequestException as exc:
-            return Response(0, error=f"{type(exc).__name__}: {_short_error(exc)}")
         except Exception as exc:
-            log.debug("rollbar_notifier transport failure", exc_info=True)
-            return Response(0, error=f"{type(exc).__name__}: {_short_error(exc)}")
+            return Response(0, error=self._describe(exc))
 
-    def reset(self) -> None:
+    def _describe(self, exc: BaseException) -> str:
+        """A short reason for the logs; ``requests`` may quote header values, so the
+        token is taken out of it."""
+        text = f"{type(exc).__name__}: {safe_str(exc, 300)}"
+        token = self._token.get("X-Rollbar-Access-Token")
+        return text.replace(token, "********") if token else text
+
+    def _reset_in_child(self) -> None:
         """A fresh Session, for a forked child: pooled sockets belong to the parent.
 
         The old Session is dropped, not closed: closing it would act on the parent's
@@ -102,9 +117,20 @@ class HttpTransport:
             log.debug("rollbar_notifier: closing the session failed", exc_info=True)
 
 
-def _short_error(exc: BaseException) -> str:
-    text = str(exc)
-    return text if len(text) <= 300 else text[:300] + "..."
+_live: weakref.WeakSet[HttpTransport] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    """Registered at import, so it runs before the worker's hook restarts senders."""
+    for transport in list(_live):
+        try:
+            transport._reset_in_child()
+        except Exception:
+            log.debug("rollbar_notifier: resetting a transport after fork failed", exc_info=True)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 DELIVERED = "delivered"
@@ -151,14 +177,18 @@ def classify(response: Response, now: float) -> Outcome:
 
 
 def rate_limit_pause(headers: Mapping[str, str], now: float) -> float:
-    """Seconds until the rate-limit window ends, from the 429 response headers."""
+    """Seconds until the rate-limit window ends, from the 429 response headers.
+
+    ``X-Rate-Limit-Remaining-Seconds`` is relative, so a client clock that is off does
+    not distort it; the absolute ``X-Rate-Limit-Reset`` is only the fallback.
+    """
     lowered = {key.lower(): value for key, value in headers.items()}
-    reset = _number(lowered.get("x-rate-limit-reset"))
-    if reset is not None:
-        return _bounded_pause(reset - now)
     remaining = _number(lowered.get("x-rate-limit-remaining-seconds"))
     if remaining is not None:
         return _bounded_pause(remaining)
+    reset = _number(lowered.get("x-rate-limit-reset"))
+    if reset is not None:
+        return _bounded_pause(reset - now)
     return DEFAULT_RATE_LIMIT_PAUSE
 
 

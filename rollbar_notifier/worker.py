@@ -5,6 +5,13 @@ send it, and decide from the :class:`~rollbar_notifier.transport.Outcome` whethe
 count it, retry it, pause every sender (429), shrink it (413) or spool it. Nothing here
 holds a lock while calling user code (``before_send``) or doing I/O, and the only wait
 is :meth:`Worker._sleep`, which :meth:`Worker.close` can cut short.
+
+At exit several waits follow one another: the excepthook's flush, the ``atexit`` close,
+``logging.shutdown()`` flushing handlers. They all draw on one deadline per worker
+(:meth:`Worker.exit_budget`), so a dead server costs ``shutdown_timeout`` once, not once
+per wait. Reports that arrive after the ``atexit`` close (a ``MemoryHandler`` flushed by
+``logging.shutdown()``, which runs later) are sent in the caller's thread within what is
+left of that deadline.
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ SENT = "sent"
 DROPPED = "dropped"
 GAVE_UP = "gave_up"
 STOPPED = "stopped"
+
 
 
 class _Marker:
@@ -87,6 +95,7 @@ class Worker:
         self._wall = wall
         self._rand = rand
         self._closed = False
+        self._closed_at_exit = False
         self._reset_state()
         _register(self)
         if self.threaded:
@@ -107,6 +116,11 @@ class Worker:
         self._logged: Set[Tuple[str, Optional[str]]] = set()
         self._counts: Dict[str, int] = {"queued": 0, "sent": 0, "retried": 0, "spooled": 0}
         self._dropped: Dict[str, int] = {}
+        self._exit_deadline: Optional[float] = None
+        self._late_lost = 0
+        self._down_until = 0.0
+        """Blocking mode: until then the server is taken as down, so callers do not wait."""
+        self._failures = 0
 
     def _start(self) -> None:
         if self._spool_due:
@@ -123,6 +137,8 @@ class Worker:
     def submit(self, event: Event) -> bool:
         """Queue ``event`` without blocking; ``False`` when it was dropped instead."""
         if self._closed:
+            if self._closed_at_exit:
+                return self._send_late(event)
             self._count_drop("closed")
             return False
         try:
@@ -142,15 +158,85 @@ class Worker:
         retry longer than the budget spools (or drops) the item rather than blocking.
         """
         self._count("queued")
-        policy = self.policy.for_blocking(self.config.shutdown_timeout)
-        if not self._process(event, policy, patient=False):
+        job = self._job_for(event)
+        if job is None:
+            self._count_drop("before_send")
             return None
-        if self._take_spool_due():
-            self._drain_spool(policy, patient=False)
+        self._deliver_now(job, self.config.shutdown_timeout)
         return event.uuid
 
+    def _send_late(self, event: Event) -> bool:
+        """A report after the ``atexit`` close: no sender is left, so send it here within
+        what remains of the exit deadline; :meth:`report_late_losses` tells of a loss."""
+        self._count("queued")
+        job = self._job_for(event)
+        if job is None:
+            self._count_drop("before_send")
+            return False
+        if not self._deliver_now(job, self.exit_budget()):
+            with self._lock:
+                self._late_lost += 1
+        return True
+
+    def _deliver_now(self, job: _Job, budget: float) -> bool:
+        """Deliver in the calling thread within ``budget`` seconds; ``False`` if it was lost.
+
+        After a failure the server is taken as down for a growing back-off, during which
+        items are spooled (or dropped) at once: a program reporting in a loop must not
+        wait the whole budget once per report. The spool is replayed only once a send
+        has worked, since a failed one says the server is not taking items.
+        """
+        with self._lock:
+            down = self._clock() < self._down_until
+        if down:
+            return self._abandon(job, "server_unavailable")
+        if budget <= 0:
+            return self._abandon(job, "shutdown_timeout")
+        policy = self.policy.for_blocking(budget)
+        result = self._deliver(job, policy, patient=False, deadline=self._clock() + budget)
+        if result in (SENT, DROPPED):
+            with self._lock:
+                self._failures = 0
+            if result == SENT and self._take_spool_due():
+                self._drain_spool(policy, patient=False)
+            return True
+        with self._lock:
+            self._failures += 1
+            backoff = min(self.policy.cap, self.policy.first * 2.0 ** (self._failures - 1))
+            self._down_until = self._clock() + backoff
+        return self._abandon(job, "retry_expired")
+
+    def exit_budget(self, start: bool = True) -> float:
+        """Seconds left of the one ``shutdown_timeout`` that every exit-time wait shares.
+
+        The first exit-time wait (``start``) fixes the deadline; a wait that may also
+        happen during normal running (a handler's ``flush()``) only respects one already
+        set, and otherwise gets the whole ``shutdown_timeout``.
+        """
+        with self._lock:
+            if self._exit_deadline is None:
+                if not start:
+                    return self.config.shutdown_timeout
+                self._exit_deadline = self._clock() + self.config.shutdown_timeout
+            return max(0.0, self._exit_deadline - self._clock())
+
+    def report_late_losses(self) -> None:
+        """One stderr line for reports lost after the exit close (logging may be gone)."""
+        with self._lock:
+            lost, self._late_lost = self._late_lost, 0
+        if lost:
+            self._tell_lost(lost, "reported after the exit flush")
+
     def flush(self, timeout: Optional[float] = None) -> bool:
-        """Wait until every queued item is sent or definitively dropped (or spooled)."""
+        """Wait until every queued item is sent or definitively dropped (or spooled).
+
+        After :meth:`close` there is nothing left to wait for, so it returns at once.
+        """
+        if self._closed:
+            return self._queue.unfinished_tasks == 0
+        return self._wait_idle(timeout)
+
+    def _wait_idle(self, timeout: Optional[float]) -> bool:
         if not self._threads or threading.current_thread() in self._threads:
             return not self._threads or self._queue.unfinished_tasks == 0
         deadline = None if timeout is None else self._clock() + max(timeout, 0.0)
@@ -166,19 +252,25 @@ class Worker:
                 done.wait(remaining)
         return True
 
-    def close(self, timeout: Optional[float] = None) -> None:
+    def close(self, timeout: Optional[float] = None, *, at_exit: bool = False) -> None:
         """Flush for up to ``timeout`` (default ``shutdown_timeout``), then stop; idempotent.
 
         What is still pending then goes to the spool if there is one; otherwise it is
         counted as dropped and one line on stderr says so (logging may be gone at exit).
+        Without a spool the pending events are only counted: building them would spend
+        time the exit no longer has.
         """
         with self._lock:
             if self._closed:
                 return
             self._closed = True
+            self._closed_at_exit = at_exit
         _live.discard(self)
-        timeout = self.config.shutdown_timeout if timeout is None else timeout
-        if self.flush(timeout):
+        if at_exit:
+            timeout = self.exit_budget()
+        elif timeout is None:
+            timeout = self.config.shutdown_timeout
+        if self._wait_idle(timeout):
             self._stop_threads([])
             return
         with self._lock:
@@ -186,13 +278,21 @@ class Worker:
             pending = list(self._inflight.values())
         self._stop.set()
         events = self._drain_queue()
-        pending.extend(job for job in map(self._job_for, events) if job is not None)
-        lost = sum(1 for job in pending if not self._abandon(job, "shutdown_timeout"))
+        if self.spool is None:
+            lost = len(pending) + len(events)
+            self._count_drop("shutdown_timeout", lost)
+        else:
+            pending.extend(job for job in map(self._job_for, events) if job is not None)
+            lost = sum(1 for job in pending if not self._abandon(job, "shutdown_timeout"))
         if lost:
-            where = "" if self.spool else "; set spool_dir to keep such items"
-            sys.stderr.write(f"rollbar_notifier: {lost} item(s) were not delivered within "
-                             f"shutdown_timeout={timeout:g}s and were dropped{where}\n")
+            self._tell_lost(lost, f"not delivered within shutdown_timeout="
+                                  f"{self.config.shutdown_timeout:g}s")
         self._stop_threads(pending)
+
+    def _tell_lost(self, lost: int, why: str) -> None:
+        where = "" if self.spool else "; set spool_dir to keep such items"
+        sys.stderr.write(f"rollbar_notifier: {lost} item(s) were {why} and were "
+                         f"dropped{where}\n")
 
     def stats(self) -> Dict[str, Any]:
         with self._lock:
@@ -251,11 +351,14 @@ class Worker:
             with self._lock:
                 self._inflight.pop(id(job), None)
 
-    def _deliver(self, job: _Job, policy: RetryPolicy, patient: bool) -> str:
+    def _deliver(self, job: _Job, policy: RetryPolicy, patient: bool,
+                 deadline: Optional[float] = None) -> str:
         """Send until delivered, refused, out of time or stopped.
 
         ``patient`` senders wait out any rate-limit pause; a blocked caller gives up
-        when the pause would outlast its retry window.
+        when the pause would outlast its retry window. Repeated 429s end the item's
+        retry window like any other failure. A caller with a ``deadline`` also cuts each
+        request's timeout to what is left.
         """
         started = self._clock()
         attempt = 0
@@ -263,7 +366,8 @@ class Worker:
             waited = self._wait_out_pause(started, policy, patient)
             if waited is not None:
                 return waited
-            response = self.transport.send(Request("POST", "item/", job.body))
+            timeout = None if deadline is None else deadline - self._clock()
+            response = self.transport.send(Request("POST", "item/", job.body, timeout=timeout))
             outcome = classify(response, self._wall())
             if outcome.kind == DELIVERED:
                 self._count("sent")
@@ -275,15 +379,20 @@ class Worker:
                 self._refused(outcome)
                 return DROPPED
             self._count("retried")
+            attempt += 1
             if outcome.retry_after is not None:
                 self._pause(outcome.retry_after)
-                continue
-            attempt += 1
-            delay = policy.next_delay(attempt, self._clock() - started, self._rand)
+                delay: Optional[float] = 0.0
+                if self._clock() - started >= policy.retry_for:
+                    delay = None
+            else:
+                delay = policy.next_delay(attempt, self._clock() - started, self._rand)
             if delay is None:
                 log.info("rollbar_notifier: giving up on item %s after %d attempt(s): %s",
                          job.uuid, attempt, outcome.message or outcome.reason)
                 return GAVE_UP
+            if not delay:
+                continue
             if not self._sleep(delay):
                 return STOPPED
 
@@ -445,15 +554,15 @@ class Worker:
                 thread.join(max(0.0, deadline - self._clock()))
 
     def _after_fork_in_child(self) -> None:
+        """The transport replaces its own pooled sockets (see :mod:`.transport`)."""
         self._reset_state()
-        reset = getattr(self.transport, "reset", None)
-        if reset is not None:
-            reset()
         if self.threaded and not self._closed:
             self._start()
 
 
 _live: weakref.WeakSet[Worker] = weakref.WeakSet()
+
+
 class _ReentrantQueue(queue.Queue):  # type: ignore[type-arg]
     """A ``queue.Queue`` whose lock the same thread may take again.
 
@@ -490,7 +599,7 @@ def _register(worker: Worker) -> None:
 def _close_all_at_exit() -> None:
     for worker in list(_live):
         try:
-            worker.close()
+            worker.close(at_exit=True)
         except Exception:
             log.debug("rollbar_notifier: closing at exit failed", exc_info=True)
 
@@ -503,3 +612,38 @@ def _after_fork_in_child() -> None:
             worker._after_fork_in_child()
         except Exception:
             log.debug("rollbar_notifier: restarting after fork failed", exc_info=True)
+    _close_at_multiprocessing_exit()
+
+
+MULTIPROCESSING_EXIT_PRIORITY = 0
+"""Run with ``multiprocessing``'s first round of finalizers, which ends a child process."""
+
+
+class _MultiprocessingHook:
+    """What ``multiprocessing.util.register_after_fork`` keeps a weak reference to."""
+
+
+_multiprocessing_hook = _MultiprocessingHook()
+_multiprocessing_registered = False
+
+
+def _close_at_multiprocessing_exit() -> None:
+    """A ``multiprocessing`` child ends in ``os._exit()``, so ``atexit`` never runs there;
+    its finalizers do. ``Process._bootstrap`` clears the finalizers it inherited *after*
+    this fork hook, then runs the after-fork callbacks: so the finalizer is registered
+    from one of those. Inherited by grandchildren, hence registered once."""
+    global _multiprocessing_registered
+    util = sys.modules.get("multiprocessing.util")
+    if util is None or _multiprocessing_registered:
+        return
+    try:
+        util.register_after_fork(_multiprocessing_hook, _finalize_in_child)
+        _multiprocessing_registered = True
+    except Exception:
+        log.debug("rollbar_notifier: registering the multiprocessing exit flush failed",
+                  exc_info=True)
+
+
+def _finalize_in_child(hook: _MultiprocessingHook) -> None:
+    util = sys.modules["multiprocessing.util"]
+    util.Finalize(None, _close_all_at_exit, exitpriority=MULTIPROCESSING_EXIT_PRIORITY)

@@ -97,6 +97,31 @@ def test_report_refused_exits_non_zero_with_the_servers_message(devserver: DevSe
     assert "not delivered" in done.stderr
 
 
+def test_report_failures_say_why_once_prefixed(devserver: DevServer) -> None:
+    done = run([sys.executable, "-m", "rollbar_notifier", "report", "message", "hi"],
+               devserver, token_scope="read")
+    assert done.returncode == 1
+    assert "rollbar-notifier: rollbar_notifier" not in done.stderr
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = dict(os.environ, ROLLBAR_ACCESS_TOKEN="secret-cli-token", ROLLBAR_SHUTDOWN_TIMEOUT="1",
+               ROLLBAR_ENDPOINT=f"http://127.0.0.1:{port}/api/1/")
+    done = subprocess.run([sys.executable, "-m", "rollbar_notifier", "report", "message", "hi"],
+                          env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 1
+    assert "Connection refused" in done.stderr or "ConnectionError" in done.stderr, done.stderr
+    assert "not delivered" in done.stderr and "secret-cli-token" not in done.stderr
+
+
+def test_missing_token_is_a_usage_error_for_every_command(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    for command in (["deploy", "--revision", "v1"], ["deploy-update", "1", "--status", "failed"],
+                    ["report", "message", "hi"]):
+        assert main(command) == 2, command
+        assert "access token is required" in capsys.readouterr().err
+
+
 def test_ping_against_a_server_answering_pong(server: ScriptedServer,
                                               capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["ping", "--endpoint", server.api_url]) == 0
@@ -125,7 +150,7 @@ def test_ping_failures(server: ScriptedServer, capsys: pytest.CaptureFixture[str
 def test_bad_options_exit_with_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["deploy", "--endpoint", "ftp://example.com/", "--revision", "v1"]) == 2
     assert "endpoint must be an http(s) URL" in capsys.readouterr().err
-    assert main(["deploy", "--revision", "v1"]) == 1
+    assert main(["deploy", "--revision", "v1"]) == 2
     assert "access token is required" in capsys.readouterr().err
     assert main([]) == 2
     assert main(["report"]) == 2

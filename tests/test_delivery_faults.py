@@ -57,7 +57,7 @@ def test_items_survive_a_fault(make_notifier: Callable[..., Notifier], server: S
 def test_items_survive_the_server_being_down(make_notifier: Callable[..., Notifier],
                                              server: ScriptedServer) -> None:
     notifier = make_notifier(timeout=0.5)
-    notifier.report_message("warm up the connection pool")
+    warm_up = notifier.report_message("warm up the connection pool")
     assert notifier.flush(5)
     server.stop()
     uuids = report_many(notifier)
@@ -65,7 +65,8 @@ def test_items_survive_the_server_being_down(make_notifier: Callable[..., Notifi
     assert not notifier.flush(0)
     server.start()
     assert notifier.flush(30)
-    assert set(uuids) <= set(server.delivered())
+    assert warm_up is not None
+    assert_all_delivered_once(server, [warm_up, *uuids])
     assert notifier.stats()["dropped"] == {}
 
 

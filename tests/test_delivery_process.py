@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -20,7 +21,8 @@ pytestmark = pytest.mark.slow
 def run_child(code: str, endpoint: str, timeout: float = 60,
               env: Optional[Dict[str, str]] = None) -> subprocess.CompletedProcess[str]:
     environ = dict(os.environ, ROLLBAR_ACCESS_TOKEN=TOKEN, ROLLBAR_ENDPOINT=endpoint,
-                   ROLLBAR_INSTALL_HOOKS="0", **(env or {}))
+                   ROLLBAR_INSTALL_HOOKS="0")
+    environ.update(env or {})
     prelude = "import os, sys, json\nimport rollbar_notifier.notifier as rn\n"
     return subprocess.run([sys.executable, "-c", prelude + textwrap.dedent(code)], env=environ,
                           capture_output=True, text=True, timeout=timeout)
@@ -141,3 +143,65 @@ def test_a_burst_keeps_memory_and_threads_bounded(server: ScriptedServer) -> Non
               if r.json()["data"]["level"] == "warning"]
     assert warned and sum(warned) == lost
     assert report["stats"]["sent"] == report["stats"]["queued"]
+
+
+def test_exit_waits_once_for_a_server_that_never_answers(server: ScriptedServer) -> None:
+    """Excepthook flush, atexit close, logging.shutdown()'s flush and close: one budget."""
+    server.script(default=Reply(delay=30))
+    started = time.monotonic()
+    result = run_child("""
+        import logging
+        rn.init(shutdown_timeout=1)
+        from rollbar_notifier import RollbarHandler
+        logging.getLogger().addHandler(RollbarHandler())
+        logging.getLogger("app").error("before the crash")
+        raise RuntimeError("uncaught")
+    """, server.api_url, env={"ROLLBAR_INSTALL_HOOKS": "1"})
+    elapsed = time.monotonic() - started
+    assert result.returncode == 1
+    assert "RuntimeError: uncaught" in result.stderr
+    assert "2 item(s) were not delivered" in result.stderr
+    assert elapsed < 3, f"exit took {elapsed:.1f} s with shutdown_timeout=1"
+
+
+def test_records_a_memory_handler_flushes_at_exit_are_delivered(server: ScriptedServer) -> None:
+    result = run_child("""
+        import logging, logging.handlers
+        from rollbar_notifier import RollbarHandler
+        target = RollbarHandler(access_token=os.environ["ROLLBAR_ACCESS_TOKEN"])
+        buffered = logging.handlers.MemoryHandler(1000, flushLevel=logging.CRITICAL,
+                                                  target=target)
+        logging.getLogger().addHandler(buffered)
+        for n in range(5):
+            logging.getLogger("app").error("buffered %d", n)
+    """, server.api_url)
+    assert result.returncode == 0, result.stderr
+    bodies = sorted(r.json()["data"]["body"]["message"]["body"] for r in server.requests())
+    assert bodies == [f"buffered {n}" for n in range(5)]
+    assert result.stderr == ""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_multiprocessing_fork_children_deliver_before_os_exit(server: ScriptedServer) -> None:
+    server.script(default=Reply(delay=0.05))
+    result = run_child("""
+        import multiprocessing, warnings
+        warnings.simplefilter("ignore", DeprecationWarning)
+
+        def child(n):
+            rn.report_message(f"from child {n}")
+
+        if __name__ == "__main__":
+            rn.init()
+            context = multiprocessing.get_context("fork")
+            processes = [context.Process(target=child, args=(n,)) for n in range(3)]
+            for process in processes:
+                process.start()
+            for process in processes:
+                process.join(30)
+            print("CODES", json.dumps([p.exitcode for p in processes]))
+    """, server.api_url)
+    assert result.returncode == 0, result.stderr
+    assert printed(result, "CODES ") == [[0, 0, 0]]
+    bodies = sorted(r.json()["data"]["body"]["message"]["body"] for r in server.requests())
+    assert bodies == [f"from child {n}" for n in range(3)]

@@ -1,10 +1,10 @@
 """The README's main command, run as a user runs it."""
 
 import os
-from contextlib import closing
 import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 
 import pytest
 

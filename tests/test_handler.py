@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import logging
 import logging.config
+import subprocess
+import sys
 import threading
+import time
 from typing import Any, Callable, Dict, Iterator, List
 
 import pytest
@@ -213,6 +216,70 @@ def test_excluded_loggers_and_threads_never_become_items(devserver: DevServer,
     assert not [m for m in telemetry if m.startswith(("from ", "Starting new"))]
 
 
+def test_excluded_loggers_never_become_items_in_blocking_mode(
+        devserver: DevServer, make_handler: Callable[..., RollbarHandler]) -> None:
+    """In blocking mode urllib3 logs from the caller's own thread, while it reports."""
+    handler = make_handler(level=logging.DEBUG, mode="blocking")
+    logging.getLogger("app").info("first")
+    logging.getLogger("app").info("second")
+    first, second = settle(handler, devserver, 2)
+    assert [first["body"]["message"]["body"], second["body"]["message"]["body"]] == [
+        "first", "second"]
+    telemetry = [e["body"]["message"] for e in second["body"]["telemetry"]]
+    assert telemetry[-1] == "first"
+    assert not [m for m in telemetry if "HTTP" in m or "connection" in m]
+
+
+def test_a_record_a_logger_filter_rejects_is_not_in_telemetry(
+        devserver: DevServer, make_handler: Callable[..., RollbarHandler]) -> None:
+    class Redact(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            return "password" not in str(record.msg)
+
+    app = logging.getLogger("app.login")
+    app.addFilter(Redact())
+    try:
+        handler = make_handler()
+        app.info("login ok for bob password=hunter2")
+        app.info("login ok for ann")
+        app.error("then it failed")
+        (data,) = settle(handler, devserver, 1)
+        telemetry = [e["body"]["message"] for e in data["body"]["telemetry"]]
+        assert telemetry[-1] == "login ok for ann"
+        assert not [m for m in telemetry if "password" in m]
+    finally:
+        app.filters.clear()
+
+
+def test_a_disabled_handler_does_not_collect_telemetry() -> None:
+    """In a fresh process: the collector is process-wide, other tests attach it."""
+    code = ("import logging, rollbar_notifier\n"
+            "rollbar_notifier.RollbarHandler(enabled=False).close()\n"
+            "print(logging.getLogRecordFactory() is logging.LogRecord)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert (done.returncode, done.stdout) == (0, "True\n"), done.stderr
+
+
+def test_extra_fields_of_the_wrong_type_stay_in_custom(
+        devserver: DevServer, make_handler: Callable[..., RollbarHandler]) -> None:
+    """Django logs ``extra={"request": HttpRequest}``: not a request dict for the item."""
+
+    class HttpRequest:
+        def __repr__(self) -> str:
+            return "<WSGIRequest: GET '/checkout'>"
+
+    handler = make_handler()
+    logging.getLogger("django.request").error("Not Found: %s", "/x", extra={
+        "status_code": 404, "request": HttpRequest(), "person": "ann", "context": 7,
+        "title": ["not", "a", "title"]})
+    (data,) = settle(handler, devserver, 1)
+    assert "request" not in data and "person" not in data and "title" not in data
+    assert data["context"] == "django.request"
+    assert "WSGIRequest" in str(data["custom"]["request"])
+    assert {"person", "context", "title", "status_code"} <= set(data["custom"])
+
+
 def test_telemetry_comes_from_every_thread_and_excludes_the_record(
         devserver: DevServer, make_handler: Callable[..., RollbarHandler]) -> None:
     handler = make_handler(telemetry_level="INFO", telemetry_size=3)
@@ -331,7 +398,9 @@ def test_explicit_notifier_is_shared_not_closed(devserver: DevServer,
         handler = RollbarHandler(logging.WARNING, notifier)
         root.addHandler(handler)
         logging.getLogger("app").warning("shared")
+        started = time.monotonic()
         handler.close()
+        assert time.monotonic() - started < 1, "close() must not flush a shared notifier"
         assert notifier.report_message("still open") is not None
         notifier.flush(WAIT)
         assert len(devserver.wait_for_occurrences(2, WAIT)) == 2

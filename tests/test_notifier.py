@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import socket
 import threading
+import time
+from pathlib import Path
 from typing import Callable, Iterator
 
 import pytest
@@ -102,6 +105,31 @@ def test_blocking_mode_is_sent_before_returning(make_notifier: Callable[..., Not
     uuid = notifier.report_message("now")
     assert server.delivered() == [uuid]
     assert make_notifier(mode="blocking", before_send=lambda p: None).report_message("x") is None
+
+
+def test_ping_sends_no_token(make_notifier: Callable[..., Notifier],
+                             server: ScriptedServer) -> None:
+    assert make_notifier().ping() is True
+    (request,) = server.records
+    assert request.path == "/api/1/status/ping"
+    assert "X-Rollbar-Access-Token" not in request.headers
+
+
+def test_blocking_mode_against_a_dead_server_does_not_block_every_report(
+        tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    for spool_dir in (None, str(tmp_path)):
+        notifier = Notifier(access_token="token", endpoint=f"http://127.0.0.1:{port}/api/1/",
+                            mode="blocking", shutdown_timeout=1, install_hooks=False,
+                            spool_dir=spool_dir)
+        started = time.monotonic()
+        uuids = [notifier.report_message(f"down {n}") for n in range(10)]
+        elapsed = time.monotonic() - started
+        notifier.close()
+        assert None not in uuids
+        assert elapsed < 3, f"10 blocking reports took {elapsed:.1f} s (spool_dir={spool_dir})"
 
 
 def test_a_full_queue_returns_none(make_notifier: Callable[..., Notifier],

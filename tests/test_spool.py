@@ -57,3 +57,31 @@ def test_an_unusable_directory_never_raises(tmp_path: Path) -> None:
     assert spool.write("u", item("u")) == (False, 0)
     assert spool.pending() == []
     assert spool.read("missing.json") is None
+
+
+def test_the_directory_and_files_are_private(tmp_path: Path) -> None:
+    directory = tmp_path / "spool"
+    spool = Spool(str(directory), 10, 10**6)
+    assert spool.write("a", item("a"))[0]
+    assert directory.stat().st_mode & 0o777 == 0o700
+    (name,) = spool.pending()
+    assert (directory / name).stat().st_mode & 0o777 == 0o600
+
+
+def test_leftovers_are_aged_out_and_corrupt_files_bounded(tmp_path: Path) -> None:
+    from rollbar_notifier.spool import MAX_CORRUPT, STALE_TMP_SECONDS
+
+    stale, fresh = tmp_path / ".tmp-1-stale.json", tmp_path / ".tmp-2-fresh.json"
+    stale.write_bytes(b"half")
+    fresh.write_bytes(b"being written")
+    old = os.path.getmtime(stale) - STALE_TMP_SECONDS - 60
+    os.utime(stale, (old, old))
+    spool = Spool(str(tmp_path), 100, 10**6)
+    assert not stale.exists() and fresh.exists()
+    for n in range(MAX_CORRUPT + 5):
+        spool.write(f"bad{n}", b"not json")
+    for name in spool.pending():
+        assert spool.read(name) is None
+    corrupt = sorted(p.name for p in tmp_path.glob("*" + CORRUPT_SUFFIX))
+    assert len(corrupt) == MAX_CORRUPT
+    assert any("bad14" in name for name in corrupt) and not any("bad0" in n for n in corrupt)

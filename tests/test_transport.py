@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 
 import pytest
 from scripted_server import CLOSE, RESET, Reply, ScriptedServer
@@ -48,7 +49,7 @@ def test_rate_limit_pause_comes_from_the_headers() -> None:
     assert classify(error(429, **{"X-Rate-Limit-Reset": reset}), NOW).retry_after == 42
     assert rate_limit_pause({"x-rate-limit-remaining-seconds": "17"}, NOW) == 17
     assert rate_limit_pause({"X-Rate-Limit-Reset": reset,
-                             "X-Rate-Limit-Remaining-Seconds": "5"}, NOW) == 42
+                             "X-Rate-Limit-Remaining-Seconds": "5"}, NOW) == 5
     assert rate_limit_pause({}, NOW) == 60
     assert rate_limit_pause({"X-Rate-Limit-Reset": "soon"}, NOW) == 60
     assert rate_limit_pause({"X-Rate-Limit-Reset": str(int(NOW) - 100)}, NOW) == 1
@@ -72,8 +73,28 @@ def test_token_only_in_the_header_and_connections_kept_alive(server: ScriptedSer
         assert record.headers["User-Agent"].startswith("rollbar_notifier/")
         assert TOKEN not in record.path and "access_token" not in record.path
     assert len({r.client for r in records}) == 1
-    http.reset()
-    assert http.send(Request("GET", "status/ping")).body == b"pong"
+    assert http.send(Request("GET", "status/ping", anonymous=True)).body == b"pong"
+    assert "X-Rollbar-Access-Token" not in server.records[-1].headers
+    http.close()
+
+
+def test_remaining_seconds_is_immune_to_a_skewed_client_clock() -> None:
+    """The server says 30 s; a client clock an hour behind must not turn the absolute
+    reset into a one-hour pause, nor one an hour ahead into an immediate retry."""
+    server_now = NOW
+    headers = {"X-Rate-Limit-Reset": str(int(server_now) + 30),
+               "X-Rate-Limit-Remaining-Seconds": "30"}
+    for skew in (-3600.0, 0.0, 3600.0):
+        assert rate_limit_pause(headers, server_now + skew) == 30
+
+
+def test_a_request_timeout_is_cut_to_what_the_caller_can_afford(server: ScriptedServer) -> None:
+    http = transport(server, timeout=5.0)
+    server.script(Reply(delay=2.0))
+    started = time.monotonic()
+    response = http.send(Request("POST", "item/", b"{}", timeout=0.3))
+    assert response.status == 0 and "Timeout" in (response.error or "")
+    assert time.monotonic() - started < 1.5
     http.close()
 
 

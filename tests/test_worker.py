@@ -38,6 +38,12 @@ class RecordingTransport:
             number = len(self.requests)
         return self.respond(number, request)
 
+    def wait_for_requests(self, count: int, timeout: float = 5.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while len(self.requests) < count and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return len(self.requests) >= count
+
     def uuids(self) -> List[str]:
         with self.lock:
             return [json.loads(r.body or b"{}")["data"]["uuid"] for r in self.requests]
@@ -283,3 +289,130 @@ def test_a_submit_nested_inside_the_workers_own_locks_does_not_deadlock(
     assert not thread.is_alive(), "submit deadlocked on a lock its own thread held"
     assert accepted == [True]
     assert worker.flush(5)
+
+
+class TickingClock:
+    """A monotonic clock that moves ``step`` seconds at every reading: time passes in the
+    worker's own arithmetic without the test waiting for it."""
+
+    def __init__(self, step: float) -> None:
+        self.now = 0.0
+        self.step = step
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+def test_repeated_429s_still_end_the_items_retry_window() -> None:
+    transport = RecordingTransport(lambda n, r: Response(429, {"X-Rate-Limit-Remaining-Seconds":
+                                                               "1"}))
+    worker = Worker(Config.from_options({"access_token": "token", "senders": 1}), transport,
+                    policy=RetryPolicy(retry_for=30.0), clock=TickingClock(2.0))
+    try:
+        worker.submit(message())
+        assert worker.flush(10)
+        assert worker.stats()["dropped"] == {"retry_expired": 1}
+        assert 2 <= len(transport.requests) <= 10
+    finally:
+        worker.close(timeout=0.2)
+
+
+def test_flush_returns_at_once_after_close(workers: Callable[..., Worker]) -> None:
+    worker = workers(RecordingTransport(lambda n, r: Response(0, error="down")),
+                     policy=RetryPolicy(retry_for=60, first=5, cap=5), senders=1)
+    worker.submit(message())
+    worker.close(timeout=0.1)
+    started = time.monotonic()
+    assert worker.flush(5)
+    assert time.monotonic() - started < 0.1
+
+
+def test_exit_waits_share_one_deadline(workers: Callable[..., Worker]) -> None:
+    worker = workers(RecordingTransport(), shutdown_timeout=2)
+    assert worker.exit_budget(start=False) == 2
+    assert worker.exit_budget() <= 2
+    time.sleep(0.3)
+    assert worker.exit_budget(start=False) < 1.8
+    assert worker.exit_budget() < 1.8
+
+
+def test_close_without_a_spool_counts_pending_items_without_building_them(
+        workers: Callable[..., Worker], capsys: pytest.CaptureFixture[str]) -> None:
+    built: List[str] = []
+
+    def before_send(payload: Any) -> Any:
+        built.append(payload["data"]["uuid"])
+        return payload
+
+    gate = threading.Event()
+    transport = RecordingTransport(lambda n, r: OK if gate.wait(5) else Response(0))
+    worker = workers(transport, senders=1, before_send=before_send)
+    for n in range(5):
+        worker.submit(message(f"m{n}"))
+    assert transport.wait_for_requests(1)
+    worker.close(timeout=0.1)
+    gate.set()
+    assert len(built) == 1, "only the item in flight was built"
+    assert worker.stats()["dropped"] == {"shutdown_timeout": 5}
+    assert "5 item(s)" in capsys.readouterr().err
+
+
+def test_reports_after_the_exit_close_are_sent_in_the_callers_thread(
+        workers: Callable[..., Worker], capsys: pytest.CaptureFixture[str]) -> None:
+    transport = RecordingTransport()
+    worker = workers(transport, shutdown_timeout=2)
+    worker.close(at_exit=True)
+    late = message("flushed by a MemoryHandler during logging.shutdown()")
+    assert worker.submit(late)
+    assert transport.uuids() == [late.uuid]
+    down = workers(RecordingTransport(lambda n, r: Response(0, error="down")),
+                   shutdown_timeout=0.3)
+    down.close(at_exit=True)
+    started = time.monotonic()
+    for n in range(3):
+        down.submit(message(f"late {n}"))
+    assert time.monotonic() - started < 1.5
+    down.report_late_losses()
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "3 item(s) were reported after the exit flush" in err
+
+
+def test_a_corrupt_spool_is_replayed_at_start_without_crashing(
+        workers: Callable[..., Worker], tmp_path: Path) -> None:
+    spool = Spool(str(tmp_path), 100, 10**6)
+    good = message("spooled before")
+    spool.write("not-json", b"\xff\xfe garbage")
+    spool.write("no-data", b'{"data": 3}')
+    spool.write(good.uuid, json.dumps({"data": {"uuid": good.uuid}}).encode())
+    (tmp_path / "truncated.json").write_bytes(b'{"data": {')
+    transport = RecordingTransport()
+    worker = workers(transport, spool_dir=str(tmp_path))
+    assert worker.flush(5)
+    worker.submit(message("after"))
+    assert worker.flush(5)
+    assert transport.uuids()[0] == good.uuid and len(transport.uuids()) == 2
+    assert spool.pending() == []
+    assert worker.stats()["dropped"] == {}
+
+
+def test_blocking_mode_does_not_wait_again_while_the_server_is_down(
+        workers: Callable[..., Worker], tmp_path: Path) -> None:
+    state = {"up": False}
+    transport = RecordingTransport(lambda n, r: OK if state["up"] else Response(0, error="down"))
+    worker = workers(transport, policy=RetryPolicy(retry_for=60, first=0.2, cap=0.2),
+                     mode="blocking", shutdown_timeout=0.5, spool_dir=str(tmp_path))
+    started = time.monotonic()
+    first = [worker.send_now(message("down 0"))]
+    attempts = len(transport.requests)
+    first += [worker.send_now(message(f"down {n}")) for n in range(1, 10)]
+    assert time.monotonic() - started < 1.5
+    assert len(transport.requests) == attempts, "only the first report tried the server"
+    assert worker.stats()["spooled"] == 10
+    time.sleep(0.25)
+    state["up"] = True
+    fresh = message("back up")
+    worker.send_now(fresh)
+    sent = transport.uuids()[attempts:]
+    assert sent[0] == fresh.uuid and set(sent[1:]) == set(first)
+    assert Spool(str(tmp_path), 100, 10**6).pending() == []
