@@ -20,7 +20,7 @@ import time
 import uuid
 from collections.abc import Mapping as AbcMapping
 from types import FrameType, TracebackType
-from typing import Any, Dict, List, Optional, Set, Tuple, Type, Union
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple, Type, Union
 
 from .levels import normalize_level
 
@@ -43,6 +43,9 @@ EXTRA_MAX_ITEMS = 200
 MAX_MESSAGE = 8192
 MAX_NAME = 1024
 
+LazyTelemetry = Callable[[], List[Dict[str, Any]]]
+Telemetry = Union[List[Dict[str, Any]], LazyTelemetry]
+"""Telemetry events, or a function that builds them later, off the caller's thread."""
 ExcInfo = Tuple[Type[BaseException], BaseException, Optional[TracebackType]]
 ExceptionArg = Union[BaseException, ExcInfo, Tuple[None, None, None], None]
 
@@ -268,7 +271,7 @@ class Event:
     person: Optional[Dict[str, Any]] = None
     fingerprint: Optional[str] = None
     title: Optional[str] = None
-    telemetry: Optional[List[Dict[str, Any]]] = None
+    telemetry: Optional[Telemetry] = None
 
 
 

@@ -13,10 +13,10 @@ import logging
 import sys
 import threading
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple, Type
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple, Type
 
 from . import telemetry
-from .capture import safe_repr, safe_str
+from .capture import LazyTelemetry, safe_repr, safe_str
 
 if TYPE_CHECKING:
     from .notifier import Notifier
@@ -43,7 +43,7 @@ def resolve_notifier(notifier: Optional[Notifier]) -> Optional[Notifier]:
         return None
 
 
-def telemetry_for(notifier: Notifier) -> Optional[List[Dict[str, Any]]]:
+def telemetry_for(notifier: Notifier) -> Optional[LazyTelemetry]:
     """The recent log records, as ``notifier`` is configured to attach them."""
     config = notifier.config
     return telemetry.recent(config.telemetry_level, config.telemetry_size)

@@ -9,9 +9,16 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, Optional
 
-from .capture import Event, ExceptionArg, capture_exception, capture_message, exc_info_of
+from .capture import (
+    Event,
+    ExceptionArg,
+    Telemetry,
+    capture_exception,
+    capture_message,
+    exc_info_of,
+)
 from .config import Config
 from .transport import HttpTransport, Request
 from .worker import THREAD_PREFIX, Worker
@@ -46,7 +53,7 @@ class Notifier:
         title: Optional[str] = None,
         context: Optional[str] = None,
         description: Optional[str] = None,
-        telemetry: Optional[List[Dict[str, Any]]] = None,
+        telemetry: Optional[Telemetry] = None,
         timestamp: Optional[int] = None,
         thread: Optional[str] = None,
     ) -> Optional[str]:
@@ -79,7 +86,7 @@ class Notifier:
         fingerprint: Optional[str] = None,
         title: Optional[str] = None,
         context: Optional[str] = None,
-        telemetry: Optional[List[Dict[str, Any]]] = None,
+        telemetry: Optional[Telemetry] = None,
         timestamp: Optional[int] = None,
         thread: Optional[str] = None,
     ) -> Optional[str]:

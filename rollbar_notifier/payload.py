@@ -129,9 +129,21 @@ def _body(event: Event) -> Dict[str, Any]:
             _trace(trace, event.description if index == 0 else None)
             for index, trace in enumerate(event.traces)
         ]}
-    if event.telemetry:
-        body["telemetry"] = event.telemetry
+    events = _telemetry_events(event)
+    if events:
+        body["telemetry"] = events
     return body
+
+
+def _telemetry_events(event: Event) -> List[Dict[str, Any]]:
+    """Lazy telemetry is built here, on the sender thread; a failure costs only it."""
+    if not callable(event.telemetry):
+        return event.telemetry or []
+    try:
+        return event.telemetry()
+    except Exception:
+        log.debug("rollbar_notifier: building telemetry failed", exc_info=True)
+        return []
 
 
 def _trace(trace: Trace, description: Optional[str]) -> Dict[str, Any]:

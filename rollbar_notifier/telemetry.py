@@ -30,7 +30,7 @@ import logging
 import threading
 from typing import Any, Deque, Dict, List, Optional, Tuple, Union
 
-from .capture import safe_str
+from .capture import LazyTelemetry, safe_str
 from .levels import from_logging
 
 log = logging.getLogger(__name__)
@@ -123,22 +123,29 @@ class TelemetryCollector:
                 continue
         return ()
 
-    def events(self, level: int, limit: int,
-               exclude: Optional[logging.LogRecord] = None) -> List[Dict[str, Any]]:
-        """The last ``limit`` entries at or above ``level``, oldest first, as Rollbar events."""
-        if limit <= 0:
-            return []
-        chosen: List[Dict[str, Any]] = []
-        for entry in reversed(self._copy()):
-            if len(chosen) >= limit:
-                break
-            if entry.record.levelno < level or entry.record is exclude:
-                continue
-            event = entry.resolve()
-            if isinstance(event, dict):  # a copy: later stages may shorten it in place
-                chosen.append({**event, "body": dict(event["body"])})
-        chosen.reverse()
-        return chosen
+    def snapshot(self, level: int, limit: int,
+                 exclude: Optional[logging.LogRecord] = None) -> LazyTelemetry:
+        """Telemetry for one item, taken now and built later, on a sender thread.
+
+        The caller pays only for copying the ring's references; filtering and
+        formatting the records (each once, then cached) happen with the payload.
+        """
+        entries = self._copy()
+
+        def events() -> List[Dict[str, Any]]:
+            chosen: List[Dict[str, Any]] = []
+            for entry in reversed(entries):
+                if len(chosen) >= limit:
+                    break
+                if entry.record.levelno < level or entry.record is exclude:
+                    continue
+                event = entry.resolve()
+                if isinstance(event, dict):  # shared, never copied: no stage edits in place
+                    chosen.append(event)
+            chosen.reverse()
+            return chosen
+
+        return events
 
 
 _install_lock = threading.Lock()
@@ -169,13 +176,13 @@ def attach(size: int, level: int) -> TelemetryCollector:
 
 
 def recent(level: int, limit: int,
-           exclude: Optional[logging.LogRecord] = None) -> Optional[List[Dict[str, Any]]]:
+           exclude: Optional[logging.LogRecord] = None) -> Optional[LazyTelemetry]:
     """Telemetry for an item, or ``None`` when nothing is collected (so the key is omitted)."""
     collector = _collector
-    if collector is None:
+    if collector is None or limit <= 0:
         return None
     try:
-        return collector.events(level, limit, exclude) or None
+        return collector.snapshot(level, limit, exclude)
     except Exception:
         log.debug("rollbar_notifier: reading telemetry failed", exc_info=True)
         return None
