@@ -109,11 +109,10 @@ def _json(text: str) -> Any:
     """
     try:
         value = json.loads(text)
-        json.dumps(value, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
-        return json.loads(json.dumps(value, ensure_ascii=False).encode("utf-8", "replace"))
     except (ValueError, RecursionError):
         raise ApiError(400, "the request body is not valid JSON") from None
+    if "\\ud" in text or "\\uD" in text:  # only an escape can carry a lone surrogate
+        value = json.loads(json.dumps(value, ensure_ascii=False).encode("utf-8", "replace"))
     return value
 
 
