@@ -9,17 +9,18 @@ same ``ROLLBAR_*`` variables as the library, so a pipeline sets them once.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import logging
 import sys
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from ._version import __version__
 from .config import Config
 from .deploy import STATUSES, DeployError, report_deploy, update_deploy
 from .levels import LEVELS
-from .transport import HttpTransport, Request, server_message
+from .transport import PING, HttpTransport, answers_pong, server_message
 
 log = logging.getLogger(__name__)
 
@@ -145,18 +146,22 @@ def _config(args: argparse.Namespace) -> Config:
     return Config.from_options(_options(args))
 
 
-def _transport(config: Config, token: Optional[str]) -> HttpTransport:
-    return HttpTransport(config.endpoint, token, config.timeout, verify=config.verify_tls)
+@contextlib.contextmanager
+def _connection(args: argparse.Namespace) -> Iterator[Tuple[Config, HttpTransport]]:
+    """The command's config and a transport to its endpoint, closed when done."""
+    config = _config(args)
+    transport = HttpTransport(config.endpoint, config.access_token, config.timeout,
+                              verify=config.verify_tls)
+    try:
+        yield config, transport
+    finally:
+        transport.close()
 
 
 def _ping(args: argparse.Namespace) -> int:
-    config = _config(args)
-    transport = _transport(config, None)
-    try:
-        response = transport.send(Request("GET", "status/ping"))
-    finally:
-        transport.close()
-    if response.status == 200 and response.body.strip() == b"pong":
+    with _connection(args) as (config, transport):
+        response = transport.send(PING)
+    if answers_pong(response):
         print("pong")
         return 0
     if response.status == 0:
@@ -168,26 +173,18 @@ def _ping(args: argparse.Namespace) -> int:
 
 
 def _deploy(args: argparse.Namespace) -> int:
-    config = _config(args)
-    transport = _transport(config, config.access_token)
-    try:
+    with _connection(args) as (config, transport):
         deploy_id = report_deploy(transport, config, args.revision, status=args.status,
                                   comment=args.comment, local_username=args.local_username,
                                   rollbar_username=args.rollbar_username)
-    finally:
-        transport.close()
     print(deploy_id)
     return 0
 
 
 def _deploy_update(args: argparse.Namespace) -> int:
-    config = _config(args)
-    transport = _transport(config, config.access_token)
-    try:
+    with _connection(args) as (config, transport):
         result = update_deploy(transport, config, args.deploy_id, status=args.status,
                                comment=args.comment)
-    finally:
-        transport.close()
     print(json.dumps(result, indent=2, sort_keys=True))
     return 0
 

@@ -126,10 +126,11 @@ def _os_user() -> Optional[str]:
 def _check_server_token(config: Config, action: str) -> None:
     if config.is_client:
         raise DeployConfigError(f"a post_client_item token cannot {action}: deploys need a "
-                          "post_server_item token, which must not ship inside client apps")
+                                "post_server_item token, which must not ship inside client "
+                                "apps")
     if not config.access_token:
         raise DeployConfigError(f"an access token is required to {action} "
-                          "(access_token= or ROLLBAR_ACCESS_TOKEN)")
+                                "(access_token= or ROLLBAR_ACCESS_TOKEN)")
 
 
 def _check_lengths(body: Mapping[str, Any]) -> None:

@@ -36,9 +36,14 @@ from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Tuple, Union
 
 from .capture import Trace, capture_message, capture_stack, safe_str
 from .config import Config
-from .hooks import flush_within_shutdown_timeout, install_excepthook, resolve_notifier
+from .hooks import (
+    flush_within_shutdown_timeout,
+    install_excepthook,
+    resolve_notifier,
+    telemetry_for,
+)
 from .levels import from_logging
-from .telemetry import attach, is_excluded, recent
+from .telemetry import attach, is_excluded
 
 if TYPE_CHECKING:
     from .notifier import Notifier
@@ -163,7 +168,7 @@ class RollbarHandler(logging.Handler):
         events = None
         if self.telemetry and notifier.active:
             attach(config.telemetry_size, config.telemetry_level)
-            events = recent(config.telemetry_level, config.telemetry_size, exclude=record)
+            events = telemetry_for(notifier, exclude=record)
         exc_info = record.exc_info
         if exc_info and exc_info[1] is not None:
             return notifier.report_exception(exc_info, level=level, description=text,

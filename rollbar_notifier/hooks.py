@@ -43,10 +43,11 @@ def resolve_notifier(notifier: Optional[Notifier]) -> Optional[Notifier]:
         return None
 
 
-def telemetry_for(notifier: Notifier) -> Optional[LazyTelemetry]:
-    """The recent log records, as ``notifier`` is configured to attach them."""
+def telemetry_for(notifier: Notifier,
+                  exclude: Optional[logging.LogRecord] = None) -> Optional[LazyTelemetry]:
+    """The recent log records (but ``exclude``), as ``notifier`` is configured to attach them."""
     config = notifier.config
-    return telemetry.recent(config.telemetry_level, config.telemetry_size)
+    return telemetry.recent(config.telemetry_level, config.telemetry_size, exclude)
 
 
 class _Hooks:

@@ -20,7 +20,7 @@ from .capture import (
     exc_info_of,
 )
 from .config import Config
-from .transport import HttpTransport, Request
+from .transport import PING, HttpTransport, answers_pong
 from .worker import THREAD_PREFIX, Worker
 
 log = logging.getLogger(__name__)
@@ -146,8 +146,7 @@ class Notifier:
 
     def ping(self) -> bool:
         """Whether the endpoint answers ``GET status/ping`` with ``pong`` (no token needed)."""
-        response = self.transport.send(Request("GET", "status/ping", anonymous=True))
-        return response.status == 200 and response.body.strip() == b"pong"
+        return answers_pong(self.transport.send(PING))
 
     def flush(self, timeout: Optional[float] = None) -> bool:
         """Wait for queued items; ``True`` when all were sent or definitively dropped."""

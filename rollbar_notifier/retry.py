@@ -29,10 +29,14 @@ class RetryPolicy:
     cap: float = 30.0
     """Upper bound of any delay."""
 
-    def backoff(self, attempt: int, rand: Random = random.random) -> float:
-        """The delay after failed attempt number ``attempt`` (1 for the first failure)."""
+    def ceiling(self, attempt: int) -> float:
+        """The longest delay after failed attempt number ``attempt`` (1 for the first)."""
         exponent = min(max(attempt - 1, 0), 32)
-        return rand() * min(self.cap, self.first * 2.0**exponent)
+        return min(self.cap, self.first * 2.0**exponent)
+
+    def backoff(self, attempt: int, rand: Random = random.random) -> float:
+        """The delay after failed attempt number ``attempt``: jittered below its ceiling."""
+        return rand() * self.ceiling(attempt)
 
     def next_delay(self, attempt: int, elapsed: float,
                    rand: Random = random.random) -> Optional[float]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 import os
 import weakref
 from typing import Any, Mapping, Optional, Protocol
@@ -43,6 +44,10 @@ class Request:
     """Sent without the token: ``GET status/ping`` needs none, so it is not exposed there."""
 
 
+PING = Request("GET", "status/ping", anonymous=True)
+"""``GET status/ping`` needs no token, so none is sent."""
+
+
 @dataclasses.dataclass(frozen=True)
 class Response:
     status: int
@@ -51,6 +56,11 @@ class Response:
     body: bytes = b""
     error: Optional[str] = None
     """Why no response arrived: connection refused, reset, timeout..."""
+
+
+def answers_pong(response: Response) -> bool:
+    """What a live Rollbar API (or devserver) answers to :data:`PING`."""
+    return response.status == 200 and response.body.strip() == b"pong"
 
 
 class Transport(Protocol):
@@ -142,8 +152,6 @@ DEFAULT_RATE_LIMIT_PAUSE = 60.0
 MAX_RATE_LIMIT_PAUSE = 30 * 24 * 3600.0
 """Rollbar's longest rate-limit window; a later reset header is treated as garbage."""
 
-_DROP_STATUSES = frozenset({400, 401, 403, 404, 422})
-
 
 @dataclasses.dataclass(frozen=True)
 class Outcome:
@@ -171,7 +179,7 @@ def classify(response: Response, now: float) -> Outcome:
         return Outcome(RETRY, "rate_limited", rate_limit_pause(response.headers, now), message)
     if status == 413:
         return Outcome(TOO_LARGE, "http_413", message=message)
-    if status in _DROP_STATUSES or 300 <= status < 500:
+    if 300 <= status < 500:
         return Outcome(DROP, f"http_{status}", message=message)
     return Outcome(RETRY, f"http_{status}", message=message)
 
@@ -204,7 +212,7 @@ def _number(text: Optional[str]) -> Optional[float]:
         value = float(text.strip())
     except ValueError:
         return None
-    return value if value == value and abs(value) != float("inf") else None
+    return value if math.isfinite(value) else None
 
 
 def server_message(body: bytes) -> Optional[str]:

@@ -146,7 +146,7 @@ class Worker:
         except queue.Full:
             with self._lock:
                 self._lost += 1
-                self._dropped["queue_full"] = self._dropped.get("queue_full", 0) + 1
+                self._count_drop("queue_full")
             return False
         self._count("queued")
         return True
@@ -202,8 +202,7 @@ class Worker:
             return True
         with self._lock:
             self._failures += 1
-            backoff = min(self.policy.cap, self.policy.first * 2.0 ** (self._failures - 1))
-            self._down_until = self._clock() + backoff
+            self._down_until = self._clock() + self.policy.ceiling(self._failures)
         return self._abandon(job, "retry_expired")
 
     def exit_budget(self, start: bool = True) -> float:
