@@ -28,8 +28,8 @@ MAX_CONTEXT = 255
 MAX_ENVIRONMENT = 255
 MAX_PERSON_ID = 40
 MAX_PERSON_FIELD = 255
-_REQUEST_TEXT = frozenset({"url", "method", "query_string", "user_ip"})
-_REQUEST_OBJECTS = frozenset({"headers", "params", "GET", "POST"})
+REQUEST_TEXT_FIELDS = frozenset({"url", "method", "query_string", "user_ip"})
+REQUEST_OBJECT_FIELDS = frozenset({"headers", "params", "GET", "POST"})
 
 log = logging.getLogger(__name__)
 
@@ -83,9 +83,9 @@ def _request(request: Dict[str, Any]) -> Dict[str, Any]:
     for key, value in request.items():
         if value is None:
             continue
-        if key in _REQUEST_TEXT:
+        if key in REQUEST_TEXT_FIELDS:
             result[key] = value if isinstance(value, str) else safe_str(value)
-        elif key in _REQUEST_OBJECTS:
+        elif key in REQUEST_OBJECT_FIELDS:
             shaped = _as_object(value)
             if shaped is None:
                 log.warning("rollbar_notifier: request.%s must be a mapping; it is left out",

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import logging
-import re
 import time
 import uuid as uuid_module
-from typing import Any, Callable, Collection, Dict, List, Mapping, Optional, Pattern, Tuple
+from typing import Any, Callable, Collection, Dict, Mapping, Optional, Tuple
 
+from ..config import SERVER_SCOPE
 from . import grouping
 from .auth import authorize, item_scopes, request_token
 from .body import decode_fields
-from .messages import ApiError, Request, Response, json_response, ok
+from .messages import ApiError, Request, Response, dispatch, found, json_response, ok, routes
 from .ratelimit import RateLimiter
 from .store import Store
 from .validate import ITEM_STATUSES, one_of, validate_deploy, validate_deploy_update, validate_item
@@ -19,7 +19,6 @@ from .validate import ITEM_STATUSES, one_of, validate_deploy, validate_deploy_up
 log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/1/"
-Route = Callable[[Request, Tuple[str, ...]], Response]
 
 
 class Api:
@@ -36,7 +35,7 @@ class Api:
         self._tokens = tokens
         self._limiter = limiter
         self._clock = clock
-        routes: List[Tuple[str, str, Route]] = [
+        self._routes = routes(API_PREFIX, [
             ("GET", r"status/ping", self._ping),
             ("POST", r"item", self._post_item),
             ("GET", r"item", self._item_by_uuid),
@@ -48,21 +47,10 @@ class Api:
             ("GET", r"deploy/(\d+)", self._get_deploy),
             ("PATCH", r"deploy/(\d+)", self._patch_deploy),
             ("GET", r"deploys", self._deploys),
-        ]
-        self._routes: List[Tuple[str, Pattern[str], Route]] = [
-            (method, re.compile(re.escape(API_PREFIX) + pattern + "/?"), route)
-            for method, pattern, route in routes
-        ]
+        ])
 
     def handle(self, request: Request) -> Response:
-        for method, pattern, route in self._routes:
-            match = pattern.fullmatch(request.path)
-            if match and method == request.method:
-                try:
-                    return route(request, match.groups())
-                except ApiError as error:
-                    return error.response()
-        return ApiError(404, "Not found").response()
+        return dispatch(self._routes, request)
 
     def _now(self) -> int:
         return int(self._clock())
@@ -70,32 +58,27 @@ class Api:
     def _authorize(
         self, request: Request, needed: Collection[str], fields: Optional[Mapping[str, Any]] = None
     ) -> str:
-        token = request_token(request, fields)
-        authorize(self._tokens, token, needed)
-        assert token is not None
-        return token
+        return authorize(self._tokens, request_token(request, fields), needed)
 
     def _ping(self, request: Request, args: Tuple[str, ...]) -> Response:
         return Response(200, b"pong", "text/plain; charset=utf-8")
 
     def _post_item(self, request: Request, args: Tuple[str, ...]) -> Response:
-        fields = decode_fields(request.body, request.content_type)
+        fields = decode_fields(request)
         data = fields.get("data")
         platform = data.get("platform") if isinstance(data, dict) else None
         token = self._authorize(request, item_scopes(platform), fields)
         headers: Dict[str, str] = {}
-        if self._limiter is not None:
-            allowed, headers = self._limiter.take(token)
-            if not allowed:
-                message = (f"rate limit reached: {self._limiter.count} items per "
-                           f"{self._limiter.seconds:g} seconds")
-                return ApiError(429, message).response().with_headers(headers)
         try:
+            if self._limiter is not None:
+                allowed, headers = self._limiter.take(token)
+                if not allowed:
+                    raise ApiError(429, f"rate limit reached: {self._limiter.count} items per "
+                                        f"{self._limiter.seconds:g} seconds")
             occurrence_uuid = self._store_item(fields)
         except ApiError as error:
             return error.response().with_headers(headers)
-        return json_response(200, {"err": 0, "result": {"id": None, "uuid": occurrence_uuid}},
-                             headers)
+        return ok({"id": None, "uuid": occurrence_uuid}, headers)
 
     def _store_item(self, fields: Dict[str, Any]) -> str:
         fields.pop("access_token", None)
@@ -124,23 +107,23 @@ class Api:
             uuid_module.UUID(text)
         except ValueError:
             raise ApiError(400, f"malformed uuid: {text}") from None
-        return ok(_found(self._store.item_by_uuid(text), "occurrence"))
+        return ok(found(self._store.item_by_uuid(text), "occurrence"))
 
     def _get_item(self, request: Request, args: Tuple[str, ...]) -> Response:
         self._authorize(request, ("read",))
-        return ok(_found(self._store.item(int(args[0])), "item"))
+        return ok(found(self._store.item(int(args[0])), "item"))
 
     def _patch_item(self, request: Request, args: Tuple[str, ...]) -> Response:
-        fields = decode_fields(request.body, request.content_type)
+        fields = decode_fields(request)
         self._authorize(request, ("write",), fields)
         status = one_of(fields, "status", "", ITEM_STATUSES, required=True)
         assert status is not None
-        return ok(_found(self._store.set_item_status(int(args[0]), status), "item"))
+        return ok(found(self._store.set_item_status(int(args[0]), status), "item"))
 
     def _instances(self, request: Request, args: Tuple[str, ...]) -> Response:
         self._authorize(request, ("read",))
         item_id = int(args[0])
-        _found(self._store.item(item_id), "item")
+        found(self._store.item(item_id), "item")
         instances = [
             {"id": row["id"], "item_id": row["item_id"], "uuid": row["uuid"],
              "timestamp": row["timestamp"], "level": row["level"],
@@ -155,29 +138,24 @@ class Api:
         return ok({"items": items, "page": 1, "total_count": len(items)})
 
     def _post_deploy(self, request: Request, args: Tuple[str, ...]) -> Response:
-        fields = decode_fields(request.body, request.content_type)
-        self._authorize(request, ("post_server_item",), fields)
+        fields = decode_fields(request)
+        self._authorize(request, (SERVER_SCOPE,), fields)
         validate_deploy(fields)
         deploy_id = self._store.add_deploy(fields, self._now())
         return json_response(200, {"data": {"deploy_id": deploy_id}})
 
     def _get_deploy(self, request: Request, args: Tuple[str, ...]) -> Response:
         self._authorize(request, ("read",))
-        return ok(_found(self._store.deploy(int(args[0]), self._now()), "deploy"))
+        return ok(found(self._store.deploy(int(args[0]), self._now()), "deploy"))
 
     def _patch_deploy(self, request: Request, args: Tuple[str, ...]) -> Response:
-        fields = decode_fields(request.body, request.content_type)
-        self._authorize(request, ("post_server_item", "write"), fields)
+        fields = decode_fields(request)
+        self._authorize(request, (SERVER_SCOPE, "write"), fields)
         validate_deploy_update(fields)
         deploy = self._store.update_deploy(int(args[0]), fields, self._now())
-        return ok(_found(deploy, "deploy"))
+        return ok(found(deploy, "deploy"))
 
     def _deploys(self, request: Request, args: Tuple[str, ...]) -> Response:
         self._authorize(request, ("read",))
         return ok({"deploys": self._store.deploys(self._now()), "page": 1})
 
-
-def _found(value: Optional[Dict[str, Any]], what: str) -> Dict[str, Any]:
-    if value is None:
-        raise ApiError(404, f"{what} not found")
-    return value

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Collection, Mapping, Optional
 
-from ..config import CLIENT_PLATFORMS
+from ..config import CLIENT_PLATFORMS, CLIENT_SCOPE, SERVER_SCOPE
 from .messages import ApiError, Request
 
-SCOPES = ("post_server_item", "post_client_item", "read", "write")
+SCOPES = (SERVER_SCOPE, CLIENT_SCOPE, "read", "write")
 TOKEN_HEADER = "X-Rollbar-Access-Token"
 
 
@@ -26,8 +26,11 @@ def request_token(request: Request, fields: Optional[Mapping[str, Any]] = None) 
 
 def authorize(
     tokens: Mapping[str, Collection[str]], token: Optional[str], needed: Collection[str]
-) -> None:
-    """Raise 403 unless `token` is known and has one of the `needed` scopes."""
+) -> str:
+    """Raise 403 unless `token` is known and has one of the `needed` scopes.
+
+    The checked token is returned as a `str`, so callers need no None check of their own.
+    """
     if token is None:
         raise ApiError(403, "access token required")
     scopes = tokens.get(token)
@@ -39,6 +42,7 @@ def authorize(
             f"insufficient privileges: {' or '.join(needed)} scope is required "
             f"but the access token only has {', '.join(sorted(scopes))}.",
         )
+    return token
 
 
 def item_scopes(platform: Any) -> Collection[str]:
@@ -47,5 +51,5 @@ def item_scopes(platform: Any) -> Collection[str]:
     Runs before validation, so `platform` may be any JSON value (a list is unhashable).
     """
     if isinstance(platform, str) and platform in CLIENT_PLATFORMS:
-        return ("post_server_item", "post_client_item")
-    return ("post_server_item",)
+        return (SERVER_SCOPE, CLIENT_SCOPE)
+    return (SERVER_SCOPE,)

@@ -15,17 +15,18 @@ from typing import Any, Dict, List, Mapping, Tuple
 from urllib.parse import parse_qsl
 
 from ..config import MAX_BODY_BYTES
-from .messages import ApiError
+from .messages import ApiError, Request
 
 _MAX_CHUNK_LINE = 1024
 _MAX_TRAILERS = 64
 
 
-def too_large() -> ApiError:
+def _too_large() -> ApiError:
     return ApiError(413, f"request body is larger than {MAX_BODY_BYTES} bytes")
 
 
-def content_length(headers: Mapping[str, str]) -> int:
+def declared_length(headers: Mapping[str, str]) -> int:
+    """Content-Length, refused (400/413) before any of the body is read or even sent."""
     text = headers.get("content-length")
     if text is None:
         return 0
@@ -35,6 +36,8 @@ def content_length(headers: Mapping[str, str]) -> int:
         raise ApiError(400, "invalid Content-Length header") from None
     if length < 0:
         raise ApiError(400, "invalid Content-Length header")
+    if length > MAX_BODY_BYTES:
+        raise _too_large()
     return length
 
 
@@ -43,26 +46,24 @@ def read_body(rfile: BufferedIOBase, headers: Mapping[str, str]) -> bytes:
     try:
         if "chunked" in headers.get("transfer-encoding", "").lower():
             return _read_chunked(rfile)
-        length = content_length(headers)
-        if length > MAX_BODY_BYTES:
-            raise too_large()
-        return _read_exactly(rfile, length)
+        return _read_exactly(rfile, declared_length(headers))
     except socket.timeout:
         raise ApiError(408, "timed out reading the request body") from None
 
 
-def decode_fields(raw: bytes, content_type: str) -> Dict[str, Any]:
+def decode_fields(request: Request) -> Dict[str, Any]:
     """The body as a JSON object; forms are accepted as SDKs and curl send them.
 
     A form's `payload` field holds the JSON (the deprecated item format); other form
     fields (a deploy's, or `access_token`) are taken as strings.
     """
+    content_type = request.headers.get("content-type", "")
     kind = content_type.split(";", 1)[0].strip().lower()
     if kind == "application/x-www-form-urlencoded":
-        return _from_form(parse_qsl(_text(raw), keep_blank_values=True))
+        return _from_form(parse_qsl(_text(request.body), keep_blank_values=True))
     if kind == "multipart/form-data":
-        return _from_form(_multipart(raw, content_type))
-    return _json_object(_text(raw))
+        return _from_form(_multipart(request.body, content_type))
+    return _json_object(_text(request.body))
 
 
 def _from_form(pairs: List[Tuple[str, str]]) -> Dict[str, Any]:
@@ -139,7 +140,7 @@ def _read_chunked(rfile: BufferedIOBase) -> bytes:
             break
         total += size
         if total > MAX_BODY_BYTES:
-            raise too_large()
+            raise _too_large()
         chunks.append(_read_exactly(rfile, size))
         if rfile.readline(_MAX_CHUNK_LINE).strip():
             raise ApiError(400, "malformed chunked request body")

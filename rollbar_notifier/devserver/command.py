@@ -10,7 +10,8 @@ import threading
 from typing import Dict, FrozenSet, List, Optional, Tuple
 
 from .auth import SCOPES
-from .server import DevServer
+from .ratelimit import RateLimiter
+from .server import DevServer, checked_tokens
 
 log = logging.getLogger(__name__)
 
@@ -79,21 +80,25 @@ def _wait_for_stop() -> None:
 
 
 def _token(text: str) -> Tuple[str, FrozenSet[str]]:
+    """DevServer's own check, run here so a bad option is an argparse usage error."""
     token, _, scope_text = text.partition(":")
-    scopes = frozenset(scope.strip() for scope in scope_text.split(",") if scope.strip())
-    if not token or not scopes or not scopes.issubset(SCOPES):
+    scopes = [scope.strip() for scope in scope_text.split(",") if scope.strip()]
+    try:
+        return token, checked_tokens({token: scopes})[token]
+    except ValueError:
         raise argparse.ArgumentTypeError(
             f"expected TOKEN:SCOPE[,SCOPE] with scopes from {', '.join(SCOPES)}, got {text!r}"
-        )
-    return token, scopes
+        ) from None
 
 
 def _rate_limit(text: str) -> Tuple[int, float]:
+    """The limiter's own check, run here so a bad option is an argparse usage error."""
     count, _, seconds = text.partition("/")
     try:
         limit = int(count), float(seconds)
+        RateLimiter(*limit)
     except ValueError:
-        limit = (0, 0.0)
-    if limit[0] < 1 or limit[1] <= 0:
-        raise argparse.ArgumentTypeError(f"expected COUNT/SECONDS such as 60/60, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected COUNT/SECONDS such as 60/60, got {text!r}"
+        ) from None
     return limit

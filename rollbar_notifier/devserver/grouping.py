@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Any, Mapping, Optional
+from typing import Any, List, Mapping
 
 from .. import payload
 
-MAX_TITLE = 255
 _DIGITS = re.compile(r"\d+")
 
 
@@ -32,18 +31,18 @@ def title(data: Mapping[str, Any]) -> str:
     """The item title: the sender's, else a one-line summary of the body."""
     given = data.get("title")
     if isinstance(given, str) and given:
-        return given[:MAX_TITLE]
+        return given[:payload.MAX_TITLE]
     body = data["body"]
-    trace = first_trace(body)
-    if trace is not None:
-        exception = trace.get("exception") or {}
+    chain = traces(body)
+    if chain:
+        exception = chain[0].get("exception") or {}
         name = str(exception.get("class") or "Exception")
         message = exception.get("message")
         summary = f"{name}: {message}" if message else name
     else:
         summary = _text(body)
     lines = summary.strip().splitlines()
-    return (lines[0] if lines else "(empty)")[:MAX_TITLE]
+    return (lines[0] if lines else "(empty)")[:payload.MAX_TITLE]
 
 
 def level(data: Mapping[str, Any]) -> str:
@@ -54,24 +53,22 @@ def level(data: Mapping[str, Any]) -> str:
     return "info" if data["body"].get("message") else "error"
 
 
-def first_trace(body: Mapping[str, Any]) -> Optional[Mapping[str, Any]]:
-    """The reported exception's trace (the head of a chain), or None for messages."""
+def traces(body: Mapping[str, Any]) -> List[Mapping[str, Any]]:
+    """The reported exception's trace first, then its causes; empty for messages and crashes.
+
+    The one reading of a body's traces, so an item's title and grouping match its page.
+    """
     if body.get("trace"):
-        trace: Mapping[str, Any] = body["trace"]
-        return trace
-    chain = body.get("trace_chain")
-    if chain:
-        head: Mapping[str, Any] = chain[0]
-        return head
-    return None
+        return [body["trace"]]
+    return list(body.get("trace_chain") or [])
 
 
 def _derived_key(body: Mapping[str, Any]) -> str:
-    trace = first_trace(body)
-    if trace is None:
+    chain = traces(body)
+    if not chain:
         return "message\n" + _DIGITS.sub("#", _text(body))
-    exception = trace.get("exception") or {}
-    frames = trace.get("frames") or []
+    exception = chain[0].get("exception") or {}
+    frames = chain[0].get("frames") or []
     innermost = frames[-1] if frames else {}
     parts = (exception.get("class"), innermost.get("filename"), innermost.get("method"))
     return "trace\n" + "\n".join(str(part or "") for part in parts)

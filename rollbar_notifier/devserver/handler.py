@@ -14,8 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Optional, Set, Tuple
 from urllib.parse import parse_qsl, unquote_plus, urlsplit
 
-from ..config import MAX_BODY_BYTES
-from .body import content_length, read_body, too_large
+from .body import declared_length, read_body
 from .messages import ApiError, Request, Response
 
 log = logging.getLogger(__name__)
@@ -91,12 +90,10 @@ class RequestHandler(BaseHTTPRequestHandler):
     def handle_expect_100(self) -> bool:
         """Refuse an oversized body before the client sends it."""
         try:
-            length = content_length(self._headers())
+            declared_length(self._headers())
         except ApiError as error:
-            self._reject(error)
-            return False
-        if length > MAX_BODY_BYTES:
-            self._reject(too_large())
+            self.close_connection = True
+            self._send(error.response())
             return False
         return super().handle_expect_100()
 
@@ -137,16 +134,11 @@ class RequestHandler(BaseHTTPRequestHandler):
             query=dict(parse_qsl(url.query, keep_blank_values=True)),
             headers=headers,
             body=body,
-            content_type=headers.get("content-type", ""),
         )
         return self._server.app(request)
 
     def _headers(self) -> dict[str, str]:
         return {name.lower(): value for name, value in self.headers.items()}
-
-    def _reject(self, error: ApiError) -> None:
-        self.close_connection = True
-        self._send(error.response())
 
     def _send(self, response: Response) -> None:
         try:

@@ -1,4 +1,5 @@
-"""The request and response values passed between the socket layer and the API/page.
+"""The request and response values passed between the socket layer and the API/page,
+and the routing the API and the page share.
 
 Keeping them plain data lets the API and the page be written (and tested) without
 sockets, and lets any layer stop processing by raising `ApiError`.
@@ -8,7 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any, Mapping, Optional
+import re
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Pattern, Tuple
 
 
 @dataclasses.dataclass(frozen=True)
@@ -21,7 +23,6 @@ class Request:
     query: Mapping[str, str]
     headers: Mapping[str, str]
     body: bytes
-    content_type: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,6 +60,36 @@ def json_response(
     return Response(status, body, "application/json; charset=utf-8", dict(headers or {}))
 
 
-def ok(result: Any) -> Response:
+def ok(result: Any, headers: Optional[Mapping[str, str]] = None) -> Response:
     """Rollbar's success envelope."""
-    return json_response(200, {"err": 0, "result": result})
+    return json_response(200, {"err": 0, "result": result}, headers)
+
+
+def found(value: Optional[Dict[str, Any]], what: str) -> Dict[str, Any]:
+    """Lets a handler turn a missing row into Rollbar's 404 inside one expression."""
+    if value is None:
+        raise ApiError(404, f"{what} not found")
+    return value
+
+
+Handler = Callable[[Request, Tuple[str, ...]], Response]
+Routes = List[Tuple[str, Pattern[str], Handler]]
+
+
+def routes(prefix: str, table: Iterable[Tuple[str, str, Handler]]) -> Routes:
+    """The trailing slash is optional on every route: senders differ on it."""
+    return [(method, re.compile(re.escape(prefix) + pattern + "/?"), handler)
+            for method, pattern, handler in table]
+
+
+def dispatch(table: Routes, request: Request) -> Response:
+    """Answer with the first matching route; its ApiError becomes the response here,
+    so a handler can stop at any depth."""
+    for method, pattern, handler in table:
+        match = pattern.fullmatch(request.path)
+        if match and method == request.method:
+            try:
+                return handler(request, match.groups())
+            except ApiError as error:
+                return error.response()
+    return ApiError(404, "Not found").response()

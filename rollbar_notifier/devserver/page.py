@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import html
 import json
-import re
 import time
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Pattern, Sequence, Tuple
+from typing import Any, Dict, Iterable, Mapping, Sequence, Tuple
 
-from .messages import ApiError, Request, Response
+from .grouping import traces
+from .messages import Request, Response, dispatch, found, routes
 from .store import Store
 
 _STYLE = """
@@ -71,28 +71,17 @@ class Page:
 
     def __init__(self, store: Store) -> None:
         self._store = store
-        routes: List[Tuple[str, Callable[[Tuple[str, ...]], str]]] = [
-            (r"/", self._items),
-            (r"/items/(\d+)", self._item),
-            (r"/occurrences/(\d+)", self._occurrence),
-            (r"/deploys", self._deploys),
-        ]
-        self._routes: List[Tuple[Pattern[str], Callable[[Tuple[str, ...]], str]]] = [
-            (re.compile(pattern + "/?"), render) for pattern, render in routes
-        ]
+        self._routes = routes("", [
+            ("GET", r"/", self._items),
+            ("GET", r"/items/(\d+)", self._item),
+            ("GET", r"/occurrences/(\d+)", self._occurrence),
+            ("GET", r"/deploys", self._deploys),
+        ])
 
     def handle(self, request: Request) -> Response:
-        for pattern, render in self._routes:
-            match = pattern.fullmatch(request.path)
-            if match and request.method == "GET":
-                try:
-                    body = render(match.groups())
-                except ApiError as error:
-                    return error.response()
-                return Response(200, body.encode("utf-8"), "text/html; charset=utf-8")
-        return ApiError(404, "Not found").response()
+        return dispatch(self._routes, request)
 
-    def _items(self, args: Tuple[str, ...]) -> str:
+    def _items(self, request: Request, args: Tuple[str, ...]) -> Response:
         items = sorted(self._store.items(),
                        key=lambda item: (item["last_occurrence_timestamp"], item["id"]),
                        reverse=True)
@@ -107,8 +96,8 @@ class Page:
                        rows)
         return _document("Items", f"<h1>Items</h1>{table}", refresh=True)
 
-    def _item(self, args: Tuple[str, ...]) -> str:
-        item = self._found(self._store.item(int(args[0])), "item")
+    def _item(self, request: Request, args: Tuple[str, ...]) -> Response:
+        item = found(self._store.item(int(args[0])), "item")
         rows = []
         for occurrence in reversed(self._store.occurrences(item["id"])):
             data = occurrence["payload"].get("data", {})
@@ -125,10 +114,10 @@ class Page:
         return _document(item["title"], f"<h1>{_e(item['title'])}</h1>{summary}"
                          f"<h2>Occurrences</h2>{table}", refresh=True)
 
-    def _occurrence(self, args: Tuple[str, ...]) -> str:
-        occurrence = self._found(self._store.occurrence(int(args[0])), "occurrence")
+    def _occurrence(self, request: Request, args: Tuple[str, ...]) -> Response:
+        occurrence = found(self._store.occurrence(int(args[0])), "occurrence")
         data: Dict[str, Any] = occurrence["payload"].get("data", {})
-        item = self._found(self._store.item(occurrence["item_id"]), "item")
+        item = found(self._store.item(occurrence["item_id"]), "item")
         body = data.get("body", {})
         parts = [
             f'<h1>{_e(item["title"])}</h1>',
@@ -150,7 +139,7 @@ class Page:
         ]
         return _document(item["title"], "".join(parts), refresh=False)
 
-    def _deploys(self, args: Tuple[str, ...]) -> str:
+    def _deploys(self, request: Request, args: Tuple[str, ...]) -> Response:
         rows = [
             (str(deploy["id"]), _e(deploy["environment"]), f'<code>{_e(deploy["revision"])}</code>',
              _e(deploy["status"]), _e(deploy["local_username"] or deploy["rollbar_username"] or ""),
@@ -161,27 +150,22 @@ class Page:
                         "Finished", "Comment"), rows)
         return _document("Deploys", f"<h1>Deploys</h1>{table}", refresh=True)
 
-    @staticmethod
-    def _found(value: Optional[Dict[str, Any]], what: str) -> Dict[str, Any]:
-        if value is None:
-            raise ApiError(404, f"{what} not found")
-        return value
 
-
-def _document(title: str, content: str, *, refresh: bool) -> str:
+def _document(title: str, content: str, *, refresh: bool) -> Response:
     meta = '<meta http-equiv="refresh" content="5">' if refresh else ""
-    return (
+    page = (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"{meta}<title>{_e(title)} · Rollbar devserver</title><style>{_STYLE}</style></head>"
         '<body><header><b>Rollbar devserver</b> &nbsp; <a href="/">Items</a>'
         f'<a href="/deploys">Deploys</a></header><main>{content}</main></body></html>'
     )
+    return Response(200, page.encode("utf-8"), "text/html; charset=utf-8")
 
 
 def _body(body: Mapping[str, Any]) -> str:
-    if body.get("trace_chain") or body.get("trace"):
-        chain = body.get("trace_chain") or [body["trace"]]
+    chain = traces(body)
+    if chain:
         return "".join(_trace(trace, cause=index > 0) for index, trace in enumerate(chain))
     if body.get("message"):
         message = dict(body["message"])

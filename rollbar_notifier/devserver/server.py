@@ -47,7 +47,7 @@ class DevServer:
         self.host = host
         self._requested_port = port
         self._db = None if db is None else os.fspath(db)
-        self._given_tokens = None if tokens is None else _checked_tokens(tokens)
+        self._given_tokens = None if tokens is None else checked_tokens(tokens)
         self._limiter = None if rate_limit is None else RateLimiter(*rate_limit)
         self._timeout = timeout
         self._temp_dir: Optional[str] = None
@@ -192,7 +192,7 @@ class DevServer:
         return self._store
 
 
-def _checked_tokens(tokens: Mapping[str, Iterable[str]]) -> Dict[str, frozenset[str]]:
+def checked_tokens(tokens: Mapping[str, Iterable[str]]) -> Dict[str, frozenset[str]]:
     checked = {}
     for token, scopes in tokens.items():
         scope_set = frozenset([scopes] if isinstance(scopes, str) else scopes)

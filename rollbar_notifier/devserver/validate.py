@@ -9,13 +9,21 @@ from __future__ import annotations
 
 from typing import Any, Mapping, MutableMapping, Optional, Sequence, Tuple, Type
 
+from .. import deploy
 from ..levels import LEVELS
+from ..payload import (
+    MAX_ENVIRONMENT,
+    MAX_PERSON_FIELD,
+    MAX_PERSON_ID,
+    MAX_TITLE,
+    REQUEST_OBJECT_FIELDS,
+    REQUEST_TEXT_FIELDS,
+)
 from .messages import ApiError
 
 Fields = MutableMapping[str, Any]
 
 BODY_KINDS = ("trace", "trace_chain", "message", "crash_report")
-DEPLOY_STATUSES = ("started", "succeeded", "failed", "timed_out")
 ITEM_STATUSES = ("active", "resolved", "muted")
 
 STRING = "a string"
@@ -40,11 +48,10 @@ MAX_TIMESTAMP = 2**37
 MAX_TIMESTAMP_MS = MAX_TIMESTAMP * 1000
 
 _DATA_STRINGS = {"platform": None, "language": None, "framework": None, "code_version": 40,
-                 "title": 255, "uuid": 36, "fingerprint": None}
+                 "title": MAX_TITLE, "uuid": 36, "fingerprint": None}
 _DATA_OBJECTS = ("client", "custom")
-_REQUEST_FIELDS = {"url": STRING, "method": STRING, "query_string": STRING,
-                   "user_ip": STRING, "headers": OBJECT, "params": OBJECT, "GET": OBJECT,
-                   "POST": OBJECT}
+_REQUEST_FIELDS = {**dict.fromkeys(sorted(REQUEST_TEXT_FIELDS), STRING),
+                   **dict.fromkeys(sorted(REQUEST_OBJECT_FIELDS), OBJECT)}
 _SERVER_STRINGS = ("host", "root", "branch", "code_version", "cpu")
 _FRAME_FIELDS = {"lineno": INTEGER, "colno": INTEGER, "method": STRING, "code": STRING,
                  "class_name": STRING, "argspec": LIST, "varargspec": STRING,
@@ -104,7 +111,7 @@ def _time_field(obj: Fields, key: str, path: str, upper: int) -> None:
 def validate_item(payload: Fields) -> Fields:
     """Check a `POST item/` body; returns its `data` object."""
     data: Fields = field(payload, "data", "", OBJECT, required=True)
-    field(data, "environment", "data", STRING, required=True, max_length=255)
+    field(data, "environment", "data", STRING, required=True, max_length=MAX_ENVIRONMENT)
     _body(field(data, "body", "data", OBJECT, required=True), "data.body")
     one_of(data, "level", "data", LEVELS)
     _time_field(data, "timestamp", "data", MAX_TIMESTAMP)
@@ -124,16 +131,16 @@ def validate_item(payload: Fields) -> Fields:
 
 
 def validate_deploy(fields: Fields) -> None:
-    field(fields, "environment", "", STRING, required=True, max_length=255)
-    field(fields, "revision", "", STRING, required=True, max_length=255)
+    field(fields, "environment", "", STRING, required=True, max_length=deploy.MAX_FIELD)
+    field(fields, "revision", "", STRING, required=True, max_length=deploy.MAX_FIELD)
     for key in ("rollbar_username", "local_username"):
-        field(fields, key, "", STRING, max_length=255)
+        field(fields, key, "", STRING, max_length=deploy.MAX_FIELD)
     validate_deploy_update(fields)
 
 
 def validate_deploy_update(fields: Fields) -> None:
-    field(fields, "comment", "", STRING, max_length=65536)
-    one_of(fields, "status", "", DEPLOY_STATUSES)
+    field(fields, "comment", "", STRING, max_length=deploy.MAX_COMMENT)
+    one_of(fields, "status", "", deploy.STATUSES)
 
 
 def _body(body: Fields, path: str) -> None:
@@ -182,9 +189,10 @@ def _trace(trace: Fields, path: str) -> None:
 
 def _person(person: Optional[Fields]) -> None:
     if person is not None:
-        field(person, "id", "data.person", STRING_OR_INTEGER, required=True, max_length=40)
-        field(person, "username", "data.person", STRING, max_length=255)
-        field(person, "email", "data.person", STRING, max_length=255)
+        field(person, "id", "data.person", STRING_OR_INTEGER, required=True,
+              max_length=MAX_PERSON_ID)
+        field(person, "username", "data.person", STRING, max_length=MAX_PERSON_FIELD)
+        field(person, "email", "data.person", STRING, max_length=MAX_PERSON_FIELD)
 
 
 def _notifier(notifier: Optional[Fields]) -> None:
