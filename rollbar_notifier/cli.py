@@ -16,11 +16,14 @@ import logging
 import sys
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
+from . import delivery
 from ._version import __version__
 from .config import Config
-from .deploy import STATUSES, DeployError, report_deploy, update_deploy
-from .levels import LEVELS
-from .transport import PING, HttpTransport, answers_pong, server_message
+from .contract import DEPLOY_STATUSES, LEVELS
+from .deploy import DeployError, report_deploy, update_deploy
+from .http_transport import HttpTransport
+from .notifier import Notifier
+from .transport import PING, answers_pong, server_message
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
                                  description="POST deploy/ and print the new deploy's id.")
     deploy.add_argument("--revision", help="the deployed revision (default: "
                         "ROLLBAR_CODE_VERSION, a CI variable, or git rev-parse HEAD)")
-    deploy.add_argument("--status", choices=STATUSES, default="succeeded",
+    deploy.add_argument("--status", choices=DEPLOY_STATUSES, default="succeeded",
                         help="deploy status (default: succeeded)")
     deploy.add_argument("--comment", help="free text, e.g. the release notes")
     deploy.add_argument("--user", dest="local_username",
@@ -88,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
                                  help="change a deploy's status or comment",
                                  description="PATCH deploy/ID, e.g. from started to succeeded.")
     update.add_argument("deploy_id", metavar="ID", help="the id printed by deploy")
-    update.add_argument("--status", choices=STATUSES, required=True, help="new status")
+    update.add_argument("--status", choices=DEPLOY_STATUSES, required=True, help="new status")
     update.add_argument("--comment", help="new comment")
     update.set_defaults(command=_deploy_update)
 
@@ -194,21 +197,19 @@ def _report_message(args: argparse.Namespace) -> int:
     already been logged to stderr by the notifier when this reports it: a refusal at
     WARNING, and giving up on an unreachable server at INFO, which is let through here
     because for a command that is the answer."""
-    from .notifier import Notifier
-
     config = _config(args)
     if not config.access_token:
         _error("an access token is required (--access-token or ROLLBAR_ACCESS_TOKEN)")
         return EXIT_USAGE
-    worker_log = logging.getLogger(f"{__package__}.worker")
-    previous_level = worker_log.level
-    worker_log.setLevel(logging.INFO)
+    delivery_log = logging.getLogger(delivery.__name__)
+    previous_level = delivery_log.level
+    delivery_log.setLevel(logging.INFO)
     try:
         with Notifier(**_options(args), mode="blocking", install_hooks=False) as notifier:
             uuid = notifier.report_message(args.text, level=args.level)
-            sent = notifier.stats().get("sent", 0)
+            sent = notifier.stats()["sent"]
     finally:
-        worker_log.setLevel(previous_level)
+        delivery_log.setLevel(previous_level)
     if uuid is None or not sent:
         _error("the item was not delivered")
         return EXIT_FAILURE

@@ -15,20 +15,26 @@ import math
 import os
 import socket
 import sys
-from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Type
+from typing import Any, Callable, Dict, Literal, Mapping, Optional, Tuple, Type, get_args
 from urllib.parse import urlsplit
 
+from .contract import (
+    CLIENT_PLATFORMS,
+    CLIENT_SCOPE,
+    MAX_BODY_BYTES,
+    MAX_CODE_VERSION,
+    MAX_ENVIRONMENT,
+    SERVER_SCOPE,
+)
 from .levels import normalize_level
 
 DEFAULT_ENDPOINT = "https://api.rollbar.com/api/1/"
-MAX_BODY_BYTES = 131072
 MIN_BODY_BYTES = 8192
 """The smallest limit the minimal item is guaranteed to fit, even with 255-character
 identity fields made of 4-byte characters."""
-SERVER_SCOPE = "post_server_item"
-CLIENT_SCOPE = "post_client_item"
-CLIENT_PLATFORMS = frozenset({"browser", "android", "ios", "flash", "client"})
-MODES = ("thread", "blocking")
+Mode = Literal["thread", "blocking"]
+"""``thread``: queued and sent by sender threads; ``blocking``: sent in the caller's thread."""
+TokenScope = Literal["post_server_item", "post_client_item"]
 
 BeforeSend = Callable[[Dict[str, Any]], Optional[Dict[str, Any]]]
 Coerce = Callable[[str, Any], Any]
@@ -182,20 +188,23 @@ class Config:
     """The notifier's options. Build it with :meth:`Config.from_options`."""
 
     access_token: Optional[str] = _option(None, _token, repr=False)
-    environment: str = _option("production", _text(255))
+    environment: str = _option("production", _text(MAX_ENVIRONMENT))
     endpoint: str = _option(DEFAULT_ENDPOINT, _endpoint)
-    token_scope: str = _option(SERVER_SCOPE, _choice(SERVER_SCOPE, CLIENT_SCOPE))
-    platform: Optional[str] = _option(None, _text(255))
-    code_version: Optional[str] = _option(None, _text(40))
-    root: Optional[str] = _option(None, _path)
+    token_scope: TokenScope = _option(SERVER_SCOPE, _choice(*get_args(TokenScope)))  # noqa: RUF009
+    platform: str = _option("", _text(255))
+    """Resolved by :meth:`from_options`: ``sys.platform``, or ``client`` for a client token."""
+    code_version: Optional[str] = _option(None, _text(MAX_CODE_VERSION))
+    root: str = _option("", _path)
+    """Resolved by :meth:`from_options`: the current directory unless given."""
     branch: Optional[str] = _option(None, _text(255))
-    host: Optional[str] = _option(None, _text(255))
+    host: str = _option("", _text(255))
+    """Resolved by :meth:`from_options`: the host name unless given."""
     framework: Optional[str] = _option(None, _text(255))
     capture_locals: bool = _option(True, _flag)
     scrub_fields: Tuple[str, ...] = _option((), _strings)
     before_send: Optional[BeforeSend] = _option(None, _callable, env=False)  # noqa: RUF009
     ignore: Tuple[Type[BaseException], ...] = _option((), _exception_classes, env=False)
-    mode: str = _option("thread", _choice(*MODES))
+    mode: Mode = _option("thread", _choice(*get_args(Mode)))  # noqa: RUF009
     queue_size: int = _option(1000, _number(1, whole=True))
     senders: int = _option(4, _number(1, whole=True))
     timeout: float = _option(5.0, _number(0, above=True))
@@ -239,7 +248,7 @@ class Config:
         return dataclasses.replace(
             self,
             platform=self._checked_platform(),
-            root=(self.root if self.root is not None else os.getcwd()).rstrip("/") or "/",
+            root=(self.root or os.getcwd()).rstrip("/") or "/",
             host=self.host or socket.gethostname(),
         )
 

@@ -14,10 +14,11 @@ import threading
 import time
 from typing import Any, Dict, List, Sequence, TextIO
 
+from .default import init
 from .devserver import DevServer
 from .handler import RollbarHandler
 from .hooks import uninstall_excepthook
-from .notifier import Notifier, init
+from .notifier import Notifier
 
 EXPECTED_OCCURRENCES = 4
 """An error log, a logged chained exception, a warning report and a thread crash."""

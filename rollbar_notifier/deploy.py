@@ -15,16 +15,14 @@ import subprocess
 from typing import Any, Dict, Mapping, Optional
 
 from .config import Config
+from .contract import DEPLOY_STATUSES, MAX_DEPLOY_COMMENT, MAX_DEPLOY_FIELD
 from .transport import Request, Response, Transport, server_message
 
 log = logging.getLogger(__name__)
 
-STATUSES = ("started", "succeeded", "failed", "timed_out")
 REVISION_VARIABLES = ("ROLLBAR_CODE_VERSION", "GIT_COMMIT", "SOURCE_VERSION",
                       "HEROKU_SLUG_COMMIT", "GITHUB_SHA", "CI_COMMIT_SHA")
 """Where CI systems and platforms put the commit being deployed, in the order tried."""
-MAX_FIELD = 255
-MAX_COMMENT = 65536
 MAX_GIT_SECONDS = 5.0
 
 
@@ -48,8 +46,8 @@ def report_deploy(transport: Transport, config: Config, revision: Optional[str] 
     """Record a deploy and return its id; ``revision=None`` detects it (see
     :func:`detect_revision`) and ``local_username=None`` is the OS user."""
     _check_server_token(config, "report deploys")
-    if status not in STATUSES:
-        raise ValueError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
+    if status not in DEPLOY_STATUSES:
+        raise ValueError(f"status must be one of {', '.join(DEPLOY_STATUSES)}, got {status!r}")
     revision = revision or detect_revision(config)
     if not revision:
         raise DeployError("no revision: pass one, or set ROLLBAR_CODE_VERSION or run in a "
@@ -79,8 +77,8 @@ def update_deploy(transport: Transport, config: Config, deploy_id: Any,
     _check_server_token(config, "update deploys")
     if not str(deploy_id).isdigit():
         raise ValueError(f"deploy_id must be a number, got {deploy_id!r}")
-    if status is not None and status not in STATUSES:
-        raise ValueError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
+    if status is not None and status not in DEPLOY_STATUSES:
+        raise ValueError(f"status must be one of {', '.join(DEPLOY_STATUSES)}, got {status!r}")
     body = {key: value for key, value in (("status", status), ("comment", comment))
             if value is not None}
     if not body:
@@ -135,7 +133,7 @@ def _check_server_token(config: Config, action: str) -> None:
 
 def _check_lengths(body: Mapping[str, Any]) -> None:
     for key, value in body.items():
-        limit = MAX_COMMENT if key == "comment" else MAX_FIELD
+        limit = MAX_DEPLOY_COMMENT if key == "comment" else MAX_DEPLOY_FIELD
         if not isinstance(value, str) or len(value) > limit:
             raise ValueError(f"{key} must be a string of at most {limit} characters")
 

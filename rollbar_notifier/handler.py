@@ -32,21 +32,15 @@ import logging
 import sys
 import threading
 from types import FrameType
-from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
-from .capture import Trace, capture_message, capture_stack, safe_str
+from .bounded import safe_str
 from .config import Config
-from .hooks import (
-    flush_within_shutdown_timeout,
-    install_excepthook,
-    resolve_notifier,
-    telemetry_for,
-)
+from .event import ReportFields, Stack
+from .hooks import install_excepthook
 from .levels import from_logging
+from .notifier import Notifier, resolve_notifier
 from .telemetry import attach, is_excluded
-
-if TYPE_CHECKING:
-    from .notifier import Notifier
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +123,9 @@ class RollbarHandler(logging.Handler):
 
     def flush(self) -> None:
         """``logging.shutdown()`` calls this at exit: that is when queued items go out."""
-        flush_within_shutdown_timeout(resolve_notifier(self._notifier))
+        notifier = resolve_notifier(self._notifier)
+        if notifier is not None:
+            notifier.flush_within_shutdown_timeout()
 
     def close(self) -> None:
         """Close an owned notifier; a shared one is left to whoever owns it (``atexit``
@@ -151,43 +147,39 @@ class RollbarHandler(logging.Handler):
             super().close()
 
     def _report(self, notifier: Notifier, record: logging.LogRecord) -> Optional[str]:
-        config = notifier.config
         text = self._message(record)
         custom = _extra(record)
-        fields: Dict[str, Any] = {}
+        own: Dict[str, Any] = {}
         for name, kind in REPORT_FIELDS.items():
             value = custom.get(name)
             if isinstance(value, kind):
                 del custom[name]
-                fields[name] = dict(value) if isinstance(value, Mapping) else value
-        fields.setdefault("context", record.name)
-        fields["timestamp"] = int(record.created)
-        fields["thread"] = record.threadName
+                own[name] = value
         custom.update((name, getattr(record, name, None)) for name in LOCATION_ATTRIBUTES)
-        level = from_logging(record.levelno)
         events = None
         if self.telemetry and notifier.active:
+            config = notifier.config
             attach(config.telemetry_size, config.telemetry_level)
-            events = telemetry_for(notifier, exclude=record)
+            events = notifier.telemetry(exclude=record)
         exc_info = record.exc_info
-        if exc_info and exc_info[1] is not None:
-            return notifier.report_exception(exc_info, level=level, description=text,
-                                             extra=custom, telemetry=events, **fields)
-        if self.fingerprint_messages:
-            fields.setdefault("fingerprint", message_fingerprint(record))
-        call_site = _call_site(record) if record.stack_info else None
-        if call_site is None:
-            if record.stack_info:
+        exception = (type(exc_info[1]), exc_info[1], exc_info[2]) \
+            if exc_info and exc_info[1] is not None else None
+        stack = None
+        if exception is None:
+            if self.fingerprint_messages:
+                own.setdefault("fingerprint", message_fingerprint(record))
+            call_site = _call_site(record) if record.stack_info else None
+            if call_site is not None:
+                stack = Stack(call_site, record.levelname)
+            elif record.stack_info:
                 custom["stack_info"] = record.stack_info
-            return notifier.report_message(text, level=level, extra=custom, telemetry=events,
-                                           **fields)
-        event = capture_message(text, level=level, extra=custom, telemetry=events,
-                                description=text, **fields)
-        if event is None:
-            return None
-        event.traces = [Trace(record.levelname, text,
-                              capture_stack(call_site, config.capture_locals))]
-        return notifier.submit(event)
+        return notifier.report(ReportFields(
+            exception=exception, message=text, stack=stack,
+            description=text if exception or stack else None,
+            level=from_logging(record.levelno), extra=custom, telemetry=events,
+            timestamp=int(record.created), thread=record.threadName,
+            context=own.get("context", record.name), fingerprint=own.get("fingerprint"),
+            title=own.get("title"), person=own.get("person"), request=own.get("request")))
 
     def _message(self, record: logging.LogRecord) -> str:
         """The record's message; a formatter set on the handler renders it (structlog's
@@ -218,8 +210,6 @@ def message_fingerprint(record: logging.LogRecord) -> str:
 
 
 def _own_notifier(options: Dict[str, Any]) -> Notifier:
-    from .notifier import Notifier
-
     options.setdefault("install_hooks", False)
     notifier = Notifier(**options)
     if notifier.config.install_hooks:

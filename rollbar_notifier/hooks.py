@@ -13,13 +13,13 @@ import logging
 import sys
 import threading
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple, Type
+from typing import Any, Callable, Dict, Optional, Tuple, Type
 
-from . import telemetry
-from .capture import LazyTelemetry, safe_repr, safe_str
-
-if TYPE_CHECKING:
-    from .notifier import Notifier
+from .bounded import safe_repr, safe_str
+from .capture import exc_info_of
+from .event import ReportFields
+from .notifier import Notifier, resolve_notifier
+from .telemetry import EXCLUDED_THREAD_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -28,26 +28,6 @@ DEFAULT_IGNORE: Tuple[Type[BaseException], ...] = (KeyboardInterrupt, SystemExit
 ExceptHook = Callable[[Type[BaseException], BaseException, Optional[TracebackType]], Any]
 ThreadingHook = Callable[[Any], Any]
 UnraisableHook = Callable[[Any], Any]
-
-
-def resolve_notifier(notifier: Optional[Notifier]) -> Optional[Notifier]:
-    """The given notifier, else the default one, looked up late: ``init()`` may come later."""
-    if notifier is not None:
-        return notifier
-    try:
-        from .notifier import get_notifier
-
-        return get_notifier()
-    except Exception:
-        log.debug("rollbar_notifier: no default notifier", exc_info=True)
-        return None
-
-
-def telemetry_for(notifier: Notifier,
-                  exclude: Optional[logging.LogRecord] = None) -> Optional[LazyTelemetry]:
-    """The recent log records (but ``exclude``), as ``notifier`` is configured to attach them."""
-    config = notifier.config
-    return telemetry.recent(config.telemetry_level, config.telemetry_size, exclude)
 
 
 class _Hooks:
@@ -71,9 +51,9 @@ class _Hooks:
         try:
             notifier = resolve_notifier(self.notifier)
             if notifier is not None:
-                notifier.report_exception((exc_type, exc, tb), level=level,
-                                          description=description,
-                                          telemetry=telemetry_for(notifier))
+                notifier.report(ReportFields(exception=(exc_type, exc, tb), level=level,
+                                             description=description,
+                                             telemetry=notifier.telemetry()))
             return notifier
         except Exception:
             log.debug("rollbar_notifier: reporting an uncaught exception failed", exc_info=True)
@@ -85,17 +65,17 @@ class _Hooks:
         try:
             self.previous_excepthook(exc_type, exc, tb)
         finally:
-            flush_within_shutdown_timeout(notifier, exiting=True)
+            _flush(notifier, exiting=True)
 
     def threading_excepthook(self, args: Any) -> None:
         notifier = None
         thread = args.thread or threading.current_thread()
-        if not thread.name.startswith(telemetry.EXCLUDED_THREAD_PREFIX):
+        if not thread.name.startswith(EXCLUDED_THREAD_PREFIX):
             notifier = self.report(args.exc_type, args.exc_value, args.exc_traceback, "error")
         try:
             self.previous_threading(args)
         finally:
-            flush_within_shutdown_timeout(notifier)
+            _flush(notifier)
 
     def unraisablehook(self, unraisable: Any) -> None:
         """No flush here: it runs inside ``__del__`` and garbage collection, at any time."""
@@ -106,16 +86,9 @@ class _Hooks:
         self.previous_unraisable(unraisable)
 
 
-def flush_within_shutdown_timeout(notifier: Optional[Notifier], exiting: bool = False) -> None:
-    """Deliver what is queued, but never hold up a dying process or ``logging.shutdown()``
-    for longer than ``shutdown_timeout``, counted once across every exit-time wait.
-    ``exiting`` (the main thread's uncaught exception) starts that count. Never raises."""
-    if notifier is None:
-        return
-    try:
-        notifier.flush(timeout=notifier.exit_budget(start=exiting))
-    except Exception:
-        log.debug("rollbar_notifier: flushing failed", exc_info=True)
+def _flush(notifier: Optional[Notifier], exiting: bool = False) -> None:
+    if notifier is not None:
+        notifier.flush_within_shutdown_timeout(exiting)
 
 
 _lock = threading.Lock()
@@ -186,11 +159,9 @@ def _report_asyncio(notifier: Optional[Notifier], context: Dict[str, Any]) -> No
         extra = {"asyncio": {key: safe_str(value, 1000) for key, value in context.items()
                              if key not in ("message", "exception")}}
         exc = context.get("exception")
-        if isinstance(exc, BaseException):
-            notifier.report_exception(exc, level="error", description=message, extra=extra,
-                                      telemetry=telemetry_for(notifier))
-        else:
-            notifier.report_message(message, level="error", extra=extra,
-                                    telemetry=telemetry_for(notifier))
+        info = exc_info_of(exc) if isinstance(exc, BaseException) else None
+        notifier.report(ReportFields(exception=info, message=message,
+                                     description=message if info else None, level="error",
+                                     extra=extra, telemetry=notifier.telemetry()))
     except Exception:
         log.debug("rollbar_notifier: reporting an asyncio exception failed", exc_info=True)

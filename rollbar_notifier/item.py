@@ -10,8 +10,9 @@ import json
 import logging
 from typing import Any, Dict, Optional
 
-from .capture import PAYLOAD_LIMITS, Event, snapshot
+from .bounded import PAYLOAD_LIMITS, snapshot
 from .config import Config
+from .event import Event
 from .payload import build_payload
 from .scrub import Scrubber
 from .truncate import encode, fit

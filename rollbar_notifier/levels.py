@@ -1,11 +1,11 @@
-"""Rollbar's five levels, and the one mapping from the names and numbers users pass."""
+"""The one mapping from the level names and numbers users pass to Rollbar's levels."""
 
 from __future__ import annotations
 
 import logging
-from typing import Any, Tuple
+from typing import Any
 
-LEVELS: Tuple[str, ...] = ("debug", "info", "warning", "error", "critical")
+from .contract import LEVELS
 
 _ALIASES = {"warn": "warning", "fatal": "critical", "exception": "error", "notset": "debug"}
 

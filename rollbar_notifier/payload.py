@@ -1,12 +1,12 @@
 """Build the Rollbar item (``{"data": {...}}``) from an :class:`Event` and the config.
 
-Runs off the caller's thread: this is where source lines are read and where the SPEC's
-length rules are applied, so that the server never rejects a field we chose to send.
+Runs off the caller's thread: this is where source lines are read and where the API's
+length rules (``docs/rollbar-api.md``) are applied, so that the server never rejects a
+field we chose to send.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import linecache
 import logging
@@ -16,20 +16,23 @@ from typing import Any, Dict, List, Optional
 from urllib.parse import parse_qsl
 
 from ._version import __version__
-from .capture import Event, Frame, Trace, safe_str
+from .bounded import safe_str
 from .config import Config
+from .contract import (
+    MAX_CONTEXT,
+    MAX_ENVIRONMENT,
+    MAX_PERSON_FIELD,
+    MAX_PERSON_ID,
+    MAX_TITLE,
+    REQUEST_OBJECT_FIELDS,
+    REQUEST_TEXT_FIELDS,
+    fingerprint,
+)
+from .event import Event, Frame, Trace
 
 NOTIFIER_NAME = "rollbar_notifier"
 CONTEXT_LINES = 3
 MAX_SOURCE_LINE = 500
-MAX_FINGERPRINT = 40
-MAX_TITLE = 255
-MAX_CONTEXT = 255
-MAX_ENVIRONMENT = 255
-MAX_PERSON_ID = 40
-MAX_PERSON_FIELD = 255
-REQUEST_TEXT_FIELDS = frozenset({"url", "method", "query_string", "user_ip"})
-REQUEST_OBJECT_FIELDS = frozenset({"headers", "params", "GET", "POST"})
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +65,8 @@ def build_payload(event: Event, config: Config) -> Dict[str, Any]:
 
 
 def _person(person: Dict[str, Any]) -> Optional[Dict[str, Any]]:
-    """SPEC: ``id`` is required (string, at most 40); ``username`` and ``email`` at most 255."""
+    """``id`` is required (a string of at most 40 characters); ``username`` and ``email``
+    at most 255 (``docs/rollbar-api.md``)."""
     if person.get("id") in (None, ""):
         log.warning("rollbar_notifier: a person without an 'id' is not sent")
         return None
@@ -74,7 +78,7 @@ def _person(person: Dict[str, Any]) -> Optional[Dict[str, Any]]:
 
 
 def _request(request: Dict[str, Any]) -> Dict[str, Any]:
-    """Give each SPEC request field its type, so the server does not reject the item.
+    """Give each API request field its type, so the server does not reject the item.
 
     Frameworks hand over headers as lists of pairs and query strings as text; those
     become objects. A value that cannot be made into its type is left out.
@@ -109,13 +113,6 @@ def _as_object(value: Any) -> Optional[Dict[str, Any]]:
             for pair in value):
         return {name: item for name, item in value}
     return None
-
-
-def fingerprint(value: str) -> str:
-    """SPEC: a fingerprint over 40 characters is replaced by its SHA-1 hex digest."""
-    if len(value) <= MAX_FINGERPRINT:
-        return value
-    return hashlib.sha1(value.encode("utf-8", "replace")).hexdigest()
 
 
 def _body(event: Event) -> Dict[str, Any]:
@@ -211,13 +208,3 @@ def _server(config: Config) -> Dict[str, Any]:
     if config.code_version:
         server["code_version"] = config.code_version
     return server
-
-
-def trace_list(payload: Dict[str, Any]) -> List[Dict[str, Any]]:
-    """Every trace in ``payload`` (trace or trace_chain), tolerating a reshaped payload."""
-    data = payload.get("data")
-    body = data.get("body") if isinstance(data, dict) else None
-    if not isinstance(body, dict):
-        return []
-    traces = [body["trace"]] if "trace" in body else body.get("trace_chain")
-    return [trace for trace in traces or () if isinstance(trace, dict)]

@@ -30,7 +30,8 @@ import logging
 import threading
 from typing import Any, Deque, Dict, List, Optional, Tuple, Union
 
-from .capture import LazyTelemetry, safe_str
+from .bounded import safe_str
+from .event import LazyTelemetry
 from .levels import from_logging
 
 log = logging.getLogger(__name__)

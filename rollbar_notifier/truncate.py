@@ -12,9 +12,8 @@ import json
 import logging
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from .capture import PAYLOAD_LIMITS, safe_str, snapshot
-from .config import MAX_BODY_BYTES
-from .payload import trace_list
+from .bounded import PAYLOAD_LIMITS, safe_str, snapshot
+from .contract import MAX_BODY_BYTES, body_traces
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +84,7 @@ def _with_diagnostic(work: Payload, original: int, steps: List[str]) -> bytes:
 
 def _frames_step(head: int, tail: int) -> Callable[[Payload], None]:
     def step(work: Payload) -> None:
-        for trace in trace_list(work):
+        for trace in _traces(work):
             frames = trace.get("frames")
             if isinstance(frames, list) and len(frames) > head + tail:
                 omitted = len(frames) - head - tail
@@ -95,10 +94,15 @@ def _frames_step(head: int, tail: int) -> Callable[[Payload], None]:
     return step
 
 
+def _traces(work: Payload) -> List[Dict[str, Any]]:
+    data = work.get("data")
+    return body_traces(data.get("body") if isinstance(data, dict) else None)
+
+
 def _frames(work: Payload) -> List[List[Dict[str, Any]]]:
     """Every trace's frames that are objects: a before_send hook may have sent anything."""
     return [[f for f in trace.get("frames", ()) if isinstance(f, dict)]
-            if isinstance(trace.get("frames"), list) else [] for trace in trace_list(work)]
+            if isinstance(trace.get("frames"), list) else [] for trace in _traces(work)]
 
 
 def _drop_outer_locals(work: Payload) -> None:

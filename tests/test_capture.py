@@ -2,16 +2,10 @@ import sys
 import threading
 
 import pytest
+from reports import capture_exception, capture_message
 
-from rollbar_notifier.capture import (
-    MAX_FRAMES_HEAD,
-    MAX_FRAMES_TAIL,
-    capture_exception,
-    capture_message,
-    safe_repr,
-    safe_str,
-    snapshot,
-)
+from rollbar_notifier.bounded import safe_repr, safe_str, snapshot
+from rollbar_notifier.capture import MAX_FRAMES_HEAD, MAX_FRAMES_TAIL
 
 
 class Hostile:

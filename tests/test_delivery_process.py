@@ -23,7 +23,7 @@ def run_child(code: str, endpoint: str, timeout: float = 60,
     environ = dict(os.environ, ROLLBAR_ACCESS_TOKEN=TOKEN, ROLLBAR_ENDPOINT=endpoint,
                    ROLLBAR_INSTALL_HOOKS="0")
     environ.update(env or {})
-    prelude = "import os, sys, json\nimport rollbar_notifier.notifier as rn\n"
+    prelude = "import os, sys, json\nimport rollbar_notifier.default as rn\n"
     return subprocess.run([sys.executable, "-c", prelude + textwrap.dedent(code)], env=environ,
                           capture_output=True, text=True, timeout=timeout)
 

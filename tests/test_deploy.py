@@ -19,8 +19,8 @@ from rollbar_notifier.deploy import (
     report_deploy,
 )
 from rollbar_notifier.devserver import DevServer
+from rollbar_notifier.http_transport import HttpTransport
 from rollbar_notifier.notifier import Notifier
-from rollbar_notifier.transport import HttpTransport
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 
@@ -155,7 +155,7 @@ def test_invalid_arguments(devserver: DevServer) -> None:
 
 
 def test_init_reports_a_deploy_at_start_up(devserver: DevServer) -> None:
-    from rollbar_notifier import notifier as notifier_module
+    from rollbar_notifier import default as notifier_module
 
     notifier_module.init(report_deploy=True, access_token=devserver.tokens["post_server_item"],
                          endpoint=devserver.api_url, code_version="abc123", install_hooks=False)

@@ -374,7 +374,7 @@ def test_reserved_extra_keys_set_item_fields(devserver: DevServer,
 
 def test_default_notifier_is_looked_up_per_record(devserver: DevServer,
                                                   root: logging.Logger) -> None:
-    from rollbar_notifier import notifier as notifier_module
+    from rollbar_notifier import default as notifier_module
 
     handler = RollbarHandler()
     root.addHandler(handler)

@@ -46,7 +46,7 @@ def run_script(source: str, devserver: DevServer) -> subprocess.CompletedProcess
 def test_uncaught_exceptions_in_main_and_worker_threads_arrive(devserver: DevServer) -> None:
     done = run_script("""
         import threading
-        import rollbar_notifier.notifier as rollbar
+        import rollbar_notifier.default as rollbar
 
         rollbar.init()
 
@@ -73,13 +73,13 @@ def test_uncaught_exceptions_in_main_and_worker_threads_arrive(devserver: DevSer
 
 def test_keyboard_interrupt_and_system_exit_are_not_reported(devserver: DevServer) -> None:
     done = run_script("""
-        import rollbar_notifier.notifier as rollbar
+        import rollbar_notifier.default as rollbar
         rollbar.init()
         raise KeyboardInterrupt
     """, devserver)
     assert done.returncode != 0 and "KeyboardInterrupt" in done.stderr
     done = run_script("""
-        import rollbar_notifier.notifier as rollbar
+        import rollbar_notifier.default as rollbar
         rollbar.init()
         raise SystemExit(3)
     """, devserver)
@@ -173,7 +173,7 @@ def test_unraisable_exceptions_are_reported(saved_hooks: None, notifier: Notifie
 
 def test_default_notifier_is_used_when_none_is_given(saved_hooks: None,
                                                      devserver: DevServer) -> None:
-    from rollbar_notifier import notifier as notifier_module
+    from rollbar_notifier import default as notifier_module
 
     calls: List[str] = []
     sys.excepthook = lambda kind, exc, tb: calls.append("previous")

@@ -12,7 +12,7 @@ from typing import Callable, Iterator
 import pytest
 from scripted_server import Reply, ScriptedServer
 
-import rollbar_notifier.notifier as module
+import rollbar_notifier.default as module
 from rollbar_notifier.devserver import DevServer
 from rollbar_notifier.notifier import Notifier
 

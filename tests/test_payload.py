@@ -4,9 +4,9 @@ import os
 import sys
 
 from freezegun import freeze_time
+from reports import capture_exception, capture_message
 
 from rollbar_notifier import __version__
-from rollbar_notifier.capture import capture_exception, capture_message
 from rollbar_notifier.config import Config
 from rollbar_notifier.item import ItemBuilder
 from rollbar_notifier.payload import build_payload

@@ -1,8 +1,8 @@
 import json
 
 import pytest
+from reports import capture_exception, capture_message
 
-from rollbar_notifier.capture import capture_exception, capture_message
 from rollbar_notifier.config import Config
 from rollbar_notifier.item import ItemBuilder
 from rollbar_notifier.scrub import SCRUBBED, Scrubber

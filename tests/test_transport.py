@@ -8,17 +8,12 @@ import time
 import pytest
 from scripted_server import CLOSE, RESET, Reply, ScriptedServer
 
-from rollbar_notifier.transport import (
-    DELIVERED,
-    DROP,
-    RETRY,
-    TOO_LARGE,
-    HttpTransport,
-    Request,
-    Response,
-    classify,
-    rate_limit_pause,
-)
+from rollbar_notifier.decision import OutcomeKind, classify, rate_limit_pause
+from rollbar_notifier.http_transport import HttpTransport
+from rollbar_notifier.transport import Request, Response
+
+DELIVERED, DROP, RETRY, TOO_LARGE = (OutcomeKind.DELIVERED, OutcomeKind.DROP, OutcomeKind.RETRY,
+                                     OutcomeKind.TOO_LARGE)
 
 NOW = 1_700_000_000.0
 TOKEN = "secret-token-abc"

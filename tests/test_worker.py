@@ -10,9 +10,12 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, List, Optional
 
 import pytest
+from reports import capture_message
 
-from rollbar_notifier.capture import Event, capture_message
+from rollbar_notifier.blocking import BlockingSender
+from rollbar_notifier.capture import capture
 from rollbar_notifier.config import Config
+from rollbar_notifier.event import Event, ReportFields
 from rollbar_notifier.retry import RetryPolicy
 from rollbar_notifier.spool import Spool
 from rollbar_notifier.transport import Request, Response
@@ -49,13 +52,31 @@ class RecordingTransport:
             return [json.loads(r.body or b"{}")["data"]["uuid"] for r in self.requests]
 
 
-@pytest.fixture
-def workers() -> Iterator[Callable[..., Worker]]:
-    made: List[Worker] = []
+def make_worker(config: Config, transport: RecordingTransport, **kwargs: Any) -> Worker:
+    """A worker whose own reports go straight back into it, as a notifier's would."""
 
-    def make(transport: RecordingTransport, policy: RetryPolicy = FAST, **options: Any) -> Worker:
+    def report(fields: ReportFields) -> Optional[str]:
+        event = capture(fields)
+        return event.uuid if event is not None and worker.submit(event) else None
+
+    worker = Worker(config, transport, report, **kwargs)
+    return worker
+
+
+def send_now(sender: BlockingSender, event: Event) -> Optional[str]:
+    """What a blocking-mode notifier returns for ``event``."""
+    return event.uuid if sender.submit(event) else None
+
+
+@pytest.fixture
+def workers() -> Iterator[Callable[..., Any]]:
+    made: List[Any] = []
+
+    def make(transport: RecordingTransport, policy: RetryPolicy = FAST, **options: Any) -> Any:
         options.setdefault("access_token", "token")
-        worker = Worker(Config.from_options(options), transport, policy=policy)
+        config = Config.from_options(options)
+        worker = (BlockingSender(config, transport, policy=policy) if config.mode == "blocking"
+                  else make_worker(config, transport, policy=policy))
         made.append(worker)
         return worker
 
@@ -254,10 +275,10 @@ def test_blocking_mode_sends_in_the_callers_thread(workers: Callable[..., Worker
     worker = workers(RecordingTransport(respond), mode="blocking")
     assert threading.active_count() == before
     event = message()
-    assert worker.send_now(event) == event.uuid
+    assert send_now(worker, event) == event.uuid
     assert callers == [threading.current_thread().name] * 2
     dropping = workers(RecordingTransport(), mode="blocking", before_send=lambda p: None)
-    assert dropping.send_now(message()) is None
+    assert send_now(dropping, message()) is None
 
 
 def test_blocking_mode_does_not_wait_out_a_long_rate_limit(
@@ -266,7 +287,7 @@ def test_blocking_mode_does_not_wait_out_a_long_rate_limit(
                                                                "120"}))
     worker = workers(transport, mode="blocking", shutdown_timeout=1, spool_dir=str(tmp_path))
     started = time.monotonic()
-    assert worker.send_now(message()) is not None
+    assert send_now(worker, message()) is not None
     assert time.monotonic() - started < 1
     assert worker.stats()["spooled"] == 1 and len(transport.requests) == 1
 
@@ -307,7 +328,7 @@ class TickingClock:
 def test_repeated_429s_still_end_the_items_retry_window() -> None:
     transport = RecordingTransport(lambda n, r: Response(429, {"X-Rate-Limit-Remaining-Seconds":
                                                                "1"}))
-    worker = Worker(Config.from_options({"access_token": "token", "senders": 1}), transport,
+    worker = make_worker(Config.from_options({"access_token": "token", "senders": 1}), transport,
                     policy=RetryPolicy(retry_for=30.0), clock=TickingClock(2.0))
     try:
         worker.submit(message())
@@ -362,13 +383,13 @@ def test_reports_after_the_exit_close_are_sent_in_the_callers_thread(
         workers: Callable[..., Worker], capsys: pytest.CaptureFixture[str]) -> None:
     transport = RecordingTransport()
     worker = workers(transport, shutdown_timeout=2)
-    worker.close(at_exit=True)
+    worker.close_at_exit()
     late = message("flushed by a MemoryHandler during logging.shutdown()")
     assert worker.submit(late)
     assert transport.uuids() == [late.uuid]
     down = workers(RecordingTransport(lambda n, r: Response(0, error="down")),
                    shutdown_timeout=0.3)
-    down.close(at_exit=True)
+    down.close_at_exit()
     started = time.monotonic()
     for n in range(3):
         down.submit(message(f"late {n}"))
@@ -403,16 +424,16 @@ def test_blocking_mode_does_not_wait_again_while_the_server_is_down(
     worker = workers(transport, policy=RetryPolicy(retry_for=60, first=0.2, cap=0.2),
                      mode="blocking", shutdown_timeout=0.5, spool_dir=str(tmp_path))
     started = time.monotonic()
-    first = [worker.send_now(message("down 0"))]
+    first = [send_now(worker, message("down 0"))]
     attempts = len(transport.requests)
-    first += [worker.send_now(message(f"down {n}")) for n in range(1, 10)]
+    first += [send_now(worker, message(f"down {n}")) for n in range(1, 10)]
     assert time.monotonic() - started < 1.5
     assert len(transport.requests) == attempts, "only the first report tried the server"
     assert worker.stats()["spooled"] == 10
     time.sleep(0.25)
     state["up"] = True
     fresh = message("back up")
-    worker.send_now(fresh)
+    send_now(worker, fresh)
     sent = transport.uuids()[attempts:]
     assert sent[0] == fresh.uuid and set(sent[1:]) == set(first)
     assert Spool(str(tmp_path), 100, 10**6).pending() == []

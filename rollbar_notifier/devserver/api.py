@@ -7,14 +7,14 @@ import time
 import uuid as uuid_module
 from typing import Any, Callable, Collection, Dict, Mapping, Optional, Tuple
 
-from ..config import SERVER_SCOPE
+from ..contract import ITEM_STATUSES, SERVER_SCOPE, WRITE_SCOPE
 from . import grouping
 from .auth import authorize, item_scopes, request_token
 from .body import decode_fields
 from .messages import ApiError, Request, Response, dispatch, found, json_response, ok, routes
 from .ratelimit import RateLimiter
 from .store import Store
-from .validate import ITEM_STATUSES, one_of, validate_deploy, validate_deploy_update, validate_item
+from .validate import one_of, validate_deploy, validate_deploy_update, validate_item
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +150,7 @@ class Api:
 
     def _patch_deploy(self, request: Request, args: Tuple[str, ...]) -> Response:
         fields = decode_fields(request)
-        self._authorize(request, (SERVER_SCOPE, "write"), fields)
+        self._authorize(request, (SERVER_SCOPE, WRITE_SCOPE), fields)
         validate_deploy_update(fields)
         deploy = self._store.update_deploy(int(args[0]), fields, self._now())
         return ok(found(deploy, "deploy"))

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Collection, Mapping, Optional
 
-from ..config import CLIENT_PLATFORMS, CLIENT_SCOPE, SERVER_SCOPE
+from ..contract import CLIENT_PLATFORMS, CLIENT_SCOPE, SERVER_SCOPE, TOKEN_HEADER
 from .messages import ApiError, Request
-
-SCOPES = (SERVER_SCOPE, CLIENT_SCOPE, "read", "write")
-TOKEN_HEADER = "X-Rollbar-Access-Token"
 
 
 def request_token(request: Request, fields: Optional[Mapping[str, Any]] = None) -> Optional[str]:

@@ -14,7 +14,7 @@ from io import BufferedIOBase
 from typing import Any, Dict, List, Mapping, Tuple
 from urllib.parse import parse_qsl
 
-from ..config import MAX_BODY_BYTES
+from ..contract import MAX_BODY_BYTES
 from .messages import ApiError, Request
 
 _MAX_CHUNK_LINE = 1024

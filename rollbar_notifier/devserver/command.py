@@ -9,7 +9,7 @@ import sys
 import threading
 from typing import Dict, FrozenSet, List, Optional, Tuple
 
-from .auth import SCOPES
+from ..contract import SCOPES
 from .ratelimit import RateLimiter
 from .server import DevServer, checked_tokens
 

@@ -1,6 +1,6 @@
 """How occurrences become items: fingerprint, title and default level.
 
-Rollbar groups occurrences server-side; SPEC.md's decision fixes the rule used when
+Rollbar groups occurrences server-side; ``docs/rollbar-api.md`` fixes the rule used when
 the sender gives no fingerprint, so that retried or repeated errors land in one item.
 """
 
@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Any, List, Mapping
+from typing import Any, Mapping
 
-from .. import payload
+from .. import contract
 
 _DIGITS = re.compile(r"\d+")
 
@@ -23,7 +23,7 @@ def fingerprint(data: Mapping[str, Any]) -> str:
     """
     given = data.get("fingerprint")
     if isinstance(given, str) and given:
-        return payload.fingerprint(given)
+        return contract.fingerprint(given)
     return hashlib.sha1(_derived_key(data["body"]).encode("utf-8")).hexdigest()
 
 
@@ -31,9 +31,9 @@ def title(data: Mapping[str, Any]) -> str:
     """The item title: the sender's, else a one-line summary of the body."""
     given = data.get("title")
     if isinstance(given, str) and given:
-        return given[:payload.MAX_TITLE]
+        return given[:contract.MAX_TITLE]
     body = data["body"]
-    chain = traces(body)
+    chain = contract.body_traces(body)
     if chain:
         exception = chain[0].get("exception") or {}
         name = str(exception.get("class") or "Exception")
@@ -42,29 +42,19 @@ def title(data: Mapping[str, Any]) -> str:
     else:
         summary = _text(body)
     lines = summary.strip().splitlines()
-    return (lines[0] if lines else "(empty)")[:payload.MAX_TITLE]
+    return (lines[0] if lines else "(empty)")[:contract.MAX_TITLE]
 
 
 def level(data: Mapping[str, Any]) -> str:
-    """SPEC.md's default: `error` for exceptions and crashes, `info` for messages."""
+    """The API's default: `error` for exceptions and crashes, `info` for messages."""
     given = data.get("level")
     if isinstance(given, str):
         return given
     return "info" if data["body"].get("message") else "error"
 
 
-def traces(body: Mapping[str, Any]) -> List[Mapping[str, Any]]:
-    """The reported exception's trace first, then its causes; empty for messages and crashes.
-
-    The one reading of a body's traces, so an item's title and grouping match its page.
-    """
-    if body.get("trace"):
-        return [body["trace"]]
-    return list(body.get("trace_chain") or [])
-
-
 def _derived_key(body: Mapping[str, Any]) -> str:
-    chain = traces(body)
+    chain = contract.body_traces(body)
     if not chain:
         return "message\n" + _DIGITS.sub("#", _text(body))
     exception = chain[0].get("exception") or {}

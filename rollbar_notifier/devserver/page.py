@@ -11,7 +11,7 @@ import json
 import time
 from typing import Any, Dict, Iterable, Mapping, Sequence, Tuple
 
-from .grouping import traces
+from ..contract import body_traces
 from .messages import Request, Response, dispatch, found, routes
 from .store import Store
 
@@ -164,7 +164,7 @@ def _document(title: str, content: str, *, refresh: bool) -> Response:
 
 
 def _body(body: Mapping[str, Any]) -> str:
-    chain = traces(body)
+    chain = body_traces(body)
     if chain:
         return "".join(_trace(trace, cause=index > 0) for index, trace in enumerate(chain))
     if body.get("message"):

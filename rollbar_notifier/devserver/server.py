@@ -12,8 +12,8 @@ import time
 from types import TracebackType
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple, Type, Union
 
+from ..contract import SCOPES
 from .api import API_PREFIX, Api
-from .auth import SCOPES
 from .handler import DevHTTPServer
 from .messages import Request, Response
 from .page import Page

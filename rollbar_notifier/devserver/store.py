@@ -12,7 +12,7 @@ import sqlite3
 import threading
 from typing import Any, Dict, Iterable, List, Mapping, Optional
 
-from ..levels import LEVELS
+from ..contract import LEVELS
 
 DEPLOY_TIMEOUT = 60 * 60
 

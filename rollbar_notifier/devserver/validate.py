@@ -1,6 +1,6 @@
 """422 checks for items and deploys, with Rollbar's `Invalid format.` path messages.
 
-Only what SPEC.md requires is enforced: unknown keys and null optional values pass,
+Only what ``docs/rollbar-api.md`` requires is enforced: unknown keys and null optional values pass,
 because Rollbar's official SDKs (pyrollbar, rollbar.js, the mobile SDKs) send both,
 and a devserver that rejected them would be useless for comparing notifiers.
 """
@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from typing import Any, Mapping, MutableMapping, Optional, Sequence, Tuple, Type
 
-from .. import deploy
-from ..levels import LEVELS
-from ..payload import (
+from ..contract import (
+    BODY_KINDS,
+    DEPLOY_STATUSES,
+    LEVELS,
+    MAX_DEPLOY_COMMENT,
+    MAX_DEPLOY_FIELD,
     MAX_ENVIRONMENT,
     MAX_PERSON_FIELD,
     MAX_PERSON_ID,
@@ -23,8 +26,6 @@ from .messages import ApiError
 
 Fields = MutableMapping[str, Any]
 
-BODY_KINDS = ("trace", "trace_chain", "message", "crash_report")
-ITEM_STATUSES = ("active", "resolved", "muted")
 
 STRING = "a string"
 INTEGER = "an integer"
@@ -131,16 +132,16 @@ def validate_item(payload: Fields) -> Fields:
 
 
 def validate_deploy(fields: Fields) -> None:
-    field(fields, "environment", "", STRING, required=True, max_length=deploy.MAX_FIELD)
-    field(fields, "revision", "", STRING, required=True, max_length=deploy.MAX_FIELD)
+    field(fields, "environment", "", STRING, required=True, max_length=MAX_DEPLOY_FIELD)
+    field(fields, "revision", "", STRING, required=True, max_length=MAX_DEPLOY_FIELD)
     for key in ("rollbar_username", "local_username"):
-        field(fields, key, "", STRING, max_length=deploy.MAX_FIELD)
+        field(fields, key, "", STRING, max_length=MAX_DEPLOY_FIELD)
     validate_deploy_update(fields)
 
 
 def validate_deploy_update(fields: Fields) -> None:
-    field(fields, "comment", "", STRING, max_length=deploy.MAX_COMMENT)
-    one_of(fields, "status", "", deploy.STATUSES)
+    field(fields, "comment", "", STRING, max_length=MAX_DEPLOY_COMMENT)
+    one_of(fields, "status", "", DEPLOY_STATUSES)
 
 
 def _body(body: Fields, path: str) -> None:
