@@ -21,8 +21,9 @@ from typing import Any, Iterator, List
 
 import requests
 
-from rollbar_notifier.capture import capture_message
+from rollbar_notifier.capture import capture
 from rollbar_notifier.config import Config
+from rollbar_notifier.event import ReportFields
 from rollbar_notifier.item import ItemBuilder
 from rollbar_notifier.notifier import Notifier
 
@@ -99,7 +100,7 @@ def baseline_rate(endpoint: str, count: int) -> float:
     builder = ItemBuilder(Config.from_options({"access_token": TOKEN, "endpoint": endpoint}))
     bodies: List[bytes] = []
     for n in range(count):
-        event = capture_message(f"baseline {n}")
+        event = capture(ReportFields(message=f"baseline {n}"))
         assert event is not None
         body = builder.build(event)
         assert body is not None

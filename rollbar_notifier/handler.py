@@ -94,6 +94,11 @@ class RollbarHandler(logging.Handler):
             attach(config.telemetry_size if config else Config.telemetry_size,
                    config.telemetry_level if config else Config.telemetry_level)
 
+    @property
+    def notifier(self) -> Optional[Notifier]:
+        """Where records go now: the handler's own or given notifier, else the default."""
+        return resolve_notifier(self._notifier)
+
     def handle(self, record: logging.LogRecord) -> bool:
         """Excluded records are dropped before anything else, and no handler lock is taken.
 
@@ -113,7 +118,7 @@ class RollbarHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         _state.active = True
         try:
-            notifier = resolve_notifier(self._notifier)
+            notifier = self.notifier
             if notifier is not None:
                 record.rollbar_uuid = self._report(notifier, record)
         except Exception:
@@ -123,7 +128,7 @@ class RollbarHandler(logging.Handler):
 
     def flush(self) -> None:
         """``logging.shutdown()`` calls this at exit: that is when queued items go out."""
-        notifier = resolve_notifier(self._notifier)
+        notifier = self.notifier
         if notifier is not None:
             notifier.flush_within_shutdown_timeout()
 
@@ -136,7 +141,7 @@ class RollbarHandler(logging.Handler):
         late for the exit flush are said to be lost.
         """
         try:
-            notifier = resolve_notifier(self._notifier)
+            notifier = self.notifier
             if self._owns_notifier and notifier is not None:
                 notifier.close()
             if notifier is not None:

@@ -58,6 +58,8 @@ def make_handler(devserver: DevServer, root: logging.Logger
 def settle(handler: logging.Handler, devserver: DevServer, count: int) -> List[Dict[str, Any]]:
     """Flush, then the stored item data, after checking no extra item trails behind."""
     handler.flush()
+    notifier = handler.notifier
+    assert notifier is not None and notifier.flush(0), "an item is still on its way"
     occurrences = devserver.wait_for_occurrences(count, WAIT)
     assert len(occurrences) == count, [o["data"]["body"] for o in occurrences]
     return [o["data"] for o in occurrences]

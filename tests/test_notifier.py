@@ -175,10 +175,13 @@ def test_init_reports_a_deploy_without_stalling(server: ScriptedServer,
                                                 caplog: pytest.LogCaptureFixture) -> None:
     server.script(Reply(delay=3))
     with caplog.at_level(logging.WARNING, logger="rollbar_notifier"):
+        started = time.monotonic()
         try:
             notifier = module.init(report_deploy=True, access_token="t", endpoint=server.api_url,
                                    install_hooks=False, timeout=0.5, code_version="v1")
+            took = time.monotonic() - started
         finally:
             module.close(timeout=0.5)
+    assert took < 1.5, "init waited for the 3 s server, not just its 0.5 s timeout"
     assert notifier.config.timeout == 0.5
     assert server.wait_for(lambda: len(server.requests("/api/1/deploy/")) == 1, 2)

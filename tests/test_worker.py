@@ -72,11 +72,13 @@ def send_now(sender: BlockingSender, event: Event) -> Optional[str]:
 def workers() -> Iterator[Callable[..., Any]]:
     made: List[Any] = []
 
-    def make(transport: RecordingTransport, policy: RetryPolicy = FAST, **options: Any) -> Any:
+    def make(transport: RecordingTransport, policy: RetryPolicy = FAST,
+             clock: Callable[[], float] = time.monotonic, **options: Any) -> Any:
         options.setdefault("access_token", "token")
         config = Config.from_options(options)
-        worker = (BlockingSender(config, transport, policy=policy) if config.mode == "blocking"
-                  else make_worker(config, transport, policy=policy))
+        worker = (BlockingSender(config, transport, policy=policy, clock=clock)
+                  if config.mode == "blocking"
+                  else make_worker(config, transport, policy=policy, clock=clock))
         made.append(worker)
         return worker
 
@@ -312,6 +314,20 @@ def test_a_submit_nested_inside_the_workers_own_locks_does_not_deadlock(
     assert worker.flush(5)
 
 
+class ShiftedClock:
+    """The monotonic clock plus a shift: waits the test wants over pass at once, while
+    the sends still take the real time they take."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def shift(self, seconds: float) -> None:
+        self.offset += seconds
+
+    def __call__(self) -> float:
+        return time.monotonic() + self.offset
+
+
 class TickingClock:
     """A monotonic clock that moves ``step`` seconds at every reading: time passes in the
     worker's own arithmetic without the test waiting for it."""
@@ -350,10 +366,11 @@ def test_flush_returns_at_once_after_close(workers: Callable[..., Worker]) -> No
 
 
 def test_exit_waits_share_one_deadline(workers: Callable[..., Worker]) -> None:
-    worker = workers(RecordingTransport(), shutdown_timeout=2)
+    clock = ShiftedClock()
+    worker = workers(RecordingTransport(), shutdown_timeout=2, clock=clock)
     assert worker.exit_budget(start=False) == 2
     assert worker.exit_budget() <= 2
-    time.sleep(0.3)
+    clock.shift(0.3)
     assert worker.exit_budget(start=False) < 1.8
     assert worker.exit_budget() < 1.8
 
@@ -421,8 +438,9 @@ def test_blocking_mode_does_not_wait_again_while_the_server_is_down(
         workers: Callable[..., Worker], tmp_path: Path) -> None:
     state = {"up": False}
     transport = RecordingTransport(lambda n, r: OK if state["up"] else Response(0, error="down"))
+    clock = ShiftedClock()
     worker = workers(transport, policy=RetryPolicy(retry_for=60, first=0.2, cap=0.2),
-                     mode="blocking", shutdown_timeout=0.5, spool_dir=str(tmp_path))
+                     mode="blocking", shutdown_timeout=0.5, spool_dir=str(tmp_path), clock=clock)
     started = time.monotonic()
     first = [send_now(worker, message("down 0"))]
     attempts = len(transport.requests)
@@ -430,7 +448,7 @@ def test_blocking_mode_does_not_wait_again_while_the_server_is_down(
     assert time.monotonic() - started < 1.5
     assert len(transport.requests) == attempts, "only the first report tried the server"
     assert worker.stats()["spooled"] == 10
-    time.sleep(0.25)
+    clock.shift(0.25)
     state["up"] = True
     fresh = message("back up")
     send_now(worker, fresh)
