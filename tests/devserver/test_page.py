@@ -7,7 +7,7 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Any, Dict, Iterator
+from typing import Any, Dict
 
 import pytest
 import requests
@@ -17,12 +17,6 @@ from rollbar_notifier.devserver import DevServer
 from rollbar_notifier.devserver.store import Store
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-
-
-@pytest.fixture
-def server() -> Iterator[DevServer]:
-    with DevServer() as running:
-        yield running
 
 
 def _rich_payload() -> Dict[str, Any]:
@@ -50,25 +44,25 @@ def _get(server: DevServer, path: str) -> requests.Response:
     return response
 
 
-def test_pages_show_items_occurrences_and_deploys(server: DevServer) -> None:
-    post_item(server, _rich_payload())
-    post_item(server, message_payload("disk & memory low", level="warning"))
-    requests.post(server.api_url + "deploy/", timeout=TIMEOUT,
+def test_pages_show_items_occurrences_and_deploys(devserver: DevServer) -> None:
+    post_item(devserver, _rich_payload())
+    post_item(devserver, message_payload("disk & memory low", level="warning"))
+    requests.post(devserver.api_url + "deploy/", timeout=TIMEOUT,
                   json={"environment": "prod", "revision": "cafe123", "comment": "<b>x</b>"},
-                  headers={"X-Rollbar-Access-Token": server.tokens["post_server_item"]})
+                  headers={"X-Rollbar-Access-Token": devserver.tokens["post_server_item"]})
 
-    index = _get(server, "/").text
+    index = _get(devserver, "/").text
     assert '<meta http-equiv="refresh" content="5">' in index
     assert "&lt;script&gt;alert(1)&lt;/script&gt; broke" in index
     assert "<script>" not in index
     assert "disk &amp; memory low" in index
     assert "warning" in index
 
-    item_id = server.items()[0]["id"]
-    item_page = _get(server, f"/items/{item_id}").text
+    item_id = devserver.items()[0]["id"]
+    item_page = _get(devserver, f"/items/{item_id}").text
     assert 'href="/occurrences/1"' in item_page
 
-    occurrence = _get(server, "/occurrences/1").text
+    occurrence = _get(devserver, "/occurrences/1").text
     for text in ('File "app/work.py", line 42, in run', "raise ValueError(&#x27;bad value&#x27;)",
                  "ValueError", "Caused by", "ConnectionRefusedError", "loading cart 7",
                  "http://shop.example/cart?id=7", "alice@example.com", "u-42",
@@ -76,14 +70,14 @@ def test_pages_show_items_occurrences_and_deploys(server: DevServer) -> None:
         assert text in occurrence, text
     assert "<script>" not in occurrence
 
-    deploys = _get(server, "/deploys").text
+    deploys = _get(devserver, "/deploys").text
     assert "cafe123" in deploys and "&lt;b&gt;x&lt;/b&gt;" in deploys
 
 
-def test_page_with_no_items_and_unknown_pages(server: DevServer) -> None:
-    assert "none yet" in _get(server, "/").text
+def test_page_with_no_items_and_unknown_pages(devserver: DevServer) -> None:
+    assert "none yet" in _get(devserver, "/").text
     for path in ("items/999", "occurrences/999", "nothing"):
-        response = requests.get(server.base_url + path, timeout=TIMEOUT)
+        response = requests.get(devserver.base_url + path, timeout=TIMEOUT)
         assert response.status_code == 404
         assert response.json()["err"] == 1
 
@@ -114,10 +108,10 @@ def test_times_no_date_can_show_are_shown_raw(tmp_path: Path) -> None:
 
 
 @pytest.mark.browser
-def test_headless_chromium_shows_the_item_and_its_traceback(server: DevServer) -> None:
+def test_headless_chromium_shows_the_item_and_its_traceback(devserver: DevServer) -> None:
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"chromium is not installed at {CHROMIUM} (apt-get install chromium)")
-    post_item(server, _rich_payload())
+    post_item(devserver, _rich_payload())
     profile = tempfile.mkdtemp(prefix="devserver-chromium-")
     try:
         def dom(path: str) -> str:
@@ -125,7 +119,7 @@ def test_headless_chromium_shows_the_item_and_its_traceback(server: DevServer) -
                 [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                  "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", f"--user-data-dir={profile}",
-                 "--dump-dom", server.base_url + path],
+                 "--dump-dom", devserver.base_url + path],
                 capture_output=True, text=True, timeout=60, check=True,
             )
             return result.stdout

@@ -8,7 +8,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Iterator, List
+from typing import List
 
 import pytest
 import requests
@@ -18,13 +18,7 @@ from rollbar_notifier.devserver import DevServer
 from rollbar_notifier.devserver.store import Store
 
 
-@pytest.fixture
-def server() -> Iterator[DevServer]:
-    with DevServer(timeout=1.0) as running:
-        yield running
-
-
-def test_many_concurrent_posters_store_every_item_exactly_once(server: DevServer) -> None:
+def test_many_concurrent_posters_store_every_item_exactly_once(devserver_1s: DevServer) -> None:
     threads_count, per_thread = 16, 50
     sent: List[List[str]] = [[] for _ in range(threads_count)]
     failures: List[str] = []
@@ -35,12 +29,12 @@ def test_many_concurrent_posters_store_every_item_exactly_once(server: DevServer
             barrier.wait()
             for number in range(per_thread):
                 payload = message_payload(f"poster {index} item {number}")
-                response = post_item(server, payload, session=session)
+                response = post_item(devserver_1s, payload, session=session)
                 if response.status_code != 200:
                     failures.append(response.text)
                 sent[index].append(payload["data"]["uuid"])
                 if number % 10 == 0:  # a few duplicates, as retries after a timeout would be
-                    post_item(server, payload, session=session)
+                    post_item(devserver_1s, payload, session=session)
 
     threads = [threading.Thread(target=poster, args=(i,)) for i in range(threads_count)]
     for thread in threads:
@@ -48,19 +42,19 @@ def test_many_concurrent_posters_store_every_item_exactly_once(server: DevServer
     for thread in threads:
         thread.join(timeout=60)
     assert not failures
-    stored = [payload["data"]["uuid"] for payload in server.occurrences()]
+    stored = [payload["data"]["uuid"] for payload in devserver_1s.occurrences()]
     assert sorted(stored) == sorted(u for uuids in sent for u in uuids)
-    items = server.items()
+    items = devserver_1s.items()
     assert len(items) == 1, "digits are collapsed, so all messages group together"
     assert items[0]["total_occurrences"] == threads_count * per_thread
 
 
-def test_half_sent_request_does_not_block_others(server: DevServer) -> None:
-    slow = socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT)
+def test_half_sent_request_does_not_block_others(devserver_1s: DevServer) -> None:
+    slow = socket.create_connection(("127.0.0.1", devserver_1s.port), timeout=TIMEOUT)
     try:
         slow.sendall(b"POST /api/1/item/ HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{")
         started = time.monotonic()
-        assert post_item(server, trace_payload()).status_code == 200
+        assert post_item(devserver_1s, trace_payload()).status_code == 200
         assert time.monotonic() - started < 0.5
         assert slow.recv(4096).startswith(b"HTTP/1.1 408"), "answered once its timeout passed"
         assert time.monotonic() - started < 3
@@ -68,11 +62,11 @@ def test_half_sent_request_does_not_block_others(server: DevServer) -> None:
         slow.close()
 
 
-def test_slow_headers_and_idle_connections_time_out(server: DevServer) -> None:
-    idle = socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT)
+def test_slow_headers_and_idle_connections_time_out(devserver_1s: DevServer) -> None:
+    idle = socket.create_connection(("127.0.0.1", devserver_1s.port), timeout=TIMEOUT)
     try:
         idle.sendall(b"GET /api/1/status/ping HTTP/1.1\r\nHo")
-        assert requests.get(server.api_url + "status/ping", timeout=TIMEOUT).text == "pong"
+        assert requests.get(devserver_1s.api_url + "status/ping", timeout=TIMEOUT).text == "pong"
         started = time.monotonic()
         assert idle.recv(4096) == b"", "the server closed the stalled connection"
         assert time.monotonic() - started < 3
@@ -92,41 +86,41 @@ def test_slow_headers_and_idle_connections_time_out(server: DevServer) -> None:
         b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\n\r\n",
     ],
 )
-def test_bad_requests_never_kill_the_server(server: DevServer, raw: bytes) -> None:
-    with socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT) as bad:
+def test_bad_requests_never_kill_the_server(devserver_1s: DevServer, raw: bytes) -> None:
+    with socket.create_connection(("127.0.0.1", devserver_1s.port), timeout=TIMEOUT) as bad:
         bad.sendall(raw)
         bad.shutdown(socket.SHUT_WR)
         answer = bad.recv(4096)
     assert answer.startswith(b"HTTP/1.")
     assert answer.split(b"\r\n")[0].split(b" ")[1] in (b"400", b"408", b"413", b"414", b"505")
-    assert post_item(server, trace_payload()).status_code == 200
+    assert post_item(devserver_1s, trace_payload()).status_code == 200
 
 
 def test_handler_exception_is_a_500_and_the_server_keeps_running(
-    server: DevServer, monkeypatch: pytest.MonkeyPatch
+    devserver_1s: DevServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def broken(self: Store) -> None:
         raise RuntimeError("disk on fire")
 
     monkeypatch.setattr(Store, "items", broken)
-    response = api_get(server, "items/")
+    response = api_get(devserver_1s, "items/")
     assert response.status_code == 500
     assert response.json() == {"err": 1, "message": "internal server error"}
     monkeypatch.undo()
-    assert api_get(server, "items/").status_code == 200
+    assert api_get(devserver_1s, "items/").status_code == 200
 
 
 def test_query_string_tokens_are_redacted_from_the_log(
-    server: DevServer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    devserver_1s: DevServer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="rollbar_notifier.devserver")
-    server_token, read_token = server.tokens["post_server_item"], server.tokens["read"]
-    response = requests.post(server.api_url + f"item/?x=1&access_token={server_token}",
+    server_token, read_token = devserver_1s.tokens["post_server_item"], devserver_1s.tokens["read"]
+    response = requests.post(devserver_1s.api_url + f"item/?x=1&access_token={server_token}",
                              json=trace_payload(), timeout=TIMEOUT)
     assert response.status_code == 200
     for line, status in ((f"GET /api/1/items/?access%5Ftoken={read_token} HTTP/1.1", b"200"),
                          (f"GET /?access_token={read_token} HTTP/1.1 junk", b"400")):
-        with socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT) as raw:
+        with socket.create_connection(("127.0.0.1", devserver_1s.port), timeout=TIMEOUT) as raw:
             raw.sendall(f"{line}\r\nConnection: close\r\n\r\n".encode())
             assert raw.recv(4096).split(b" ")[1] == status
 
@@ -134,7 +128,7 @@ def test_query_string_tokens_are_redacted_from_the_log(
         raise RuntimeError("disk on fire")
 
     monkeypatch.setattr(Store, "items", broken)
-    assert api_get(server, "items/", access_token=read_token).status_code == 500
+    assert api_get(devserver_1s, "items/", access_token=read_token).status_code == 500
     monkeypatch.undo()
     assert len([message for message in caplog.messages if "[redacted]" in message]) >= 4
     assert server_token not in caplog.text and read_token not in caplog.text
@@ -190,15 +184,15 @@ def test_stop_closes_keep_alive_connections() -> None:
         assert time.monotonic() - started < 2
 
 
-def test_wait_for_occurrences(server: DevServer) -> None:
-    timer = threading.Timer(0.2, post_item, args=(server, trace_payload()))
+def test_wait_for_occurrences(devserver_1s: DevServer) -> None:
+    timer = threading.Timer(0.2, post_item, args=(devserver_1s, trace_payload()))
     timer.start()
     try:
-        assert len(server.wait_for_occurrences(1, timeout=5)) == 1
+        assert len(devserver_1s.wait_for_occurrences(1, timeout=5)) == 1
     finally:
         timer.join()
     with pytest.raises(TimeoutError, match=r"1 occurrences stored after 0\.1 s, expected 2"):
-        server.wait_for_occurrences(2, timeout=0.1)
+        devserver_1s.wait_for_occurrences(2, timeout=0.1)
 
 
 def test_port_in_use_raises_and_cleans_up() -> None:

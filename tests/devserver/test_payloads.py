@@ -4,19 +4,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any, Dict, Iterator, List, Tuple
+from typing import Any, Dict, List, Tuple
 
 import pytest
 import requests
 from devserver_helpers import TIMEOUT, api_get, message_payload, post_item, replaced, trace_payload
 
 from rollbar_notifier.devserver import DevServer
-
-
-@pytest.fixture
-def server() -> Iterator[DevServer]:
-    with DevServer() as running:
-        yield running
 
 
 def _pyrollbar_trace(name: str, message: str, filename: str, method: str) -> Dict[str, Any]:
@@ -135,41 +129,41 @@ def _stored(server: DevServer, payload: Dict[str, Any]) -> Tuple[Dict[str, Any],
     ids=["pyrollbar-trace", "pyrollbar-trace-chain", "rollbar-js-browser"],
 )
 def test_official_sdk_payloads_posted_raw_are_stored_as_sent(
-    server: DevServer, payload: Dict[str, Any], token_scope: str, title: str
+    devserver: DevServer, payload: Dict[str, Any], token_scope: str, title: str
 ) -> None:
-    response = post_item(server, payload, token=server.tokens[token_scope])
+    response = post_item(devserver, payload, token=devserver.tokens[token_scope])
     assert response.status_code == 200, response.text
     assert response.json()["result"]["uuid"] == payload["data"]["uuid"]
-    item, data = _stored(server, payload)
+    item, data = _stored(devserver, payload)
     assert data == payload["data"]
     assert (item["title"], item["level"], item["environment"]) == (title, "error", "production")
-    occurrence = requests.get(server.base_url + f"occurrences/{item['last_occurrence_id']}",
+    occurrence = requests.get(devserver.base_url + f"occurrences/{item['last_occurrence_id']}",
                               timeout=TIMEOUT)
     assert occurrence.status_code == 200
     assert title.split(":")[0] in occurrence.text
 
 
-def test_rollbar_php_empty_arrays_are_accepted_as_empty_objects(server: DevServer) -> None:
+def test_rollbar_php_empty_arrays_are_accepted_as_empty_objects(devserver: DevServer) -> None:
     payload = replaced(trace_payload(custom=[], server=[]), [], "data", "body", "trace",
                        "frames", "1", "locals")
     payload["data"]["request"] = {"url": "https://shop.example/", "method": "GET",
                                   "GET": [], "POST": [], "headers": []}
     payload["data"]["notifier"] = {"name": "rollbar-php", "version": "4.0.1"}
-    response = post_item(server, payload)
+    response = post_item(devserver, payload)
     assert response.status_code == 200, response.text
-    _, data = _stored(server, payload)
+    _, data = _stored(devserver, payload)
     assert data["custom"] == data["server"] == {}
     assert data["request"]["GET"] == data["request"]["POST"] == data["request"]["headers"] == {}
     assert data["body"]["trace"]["frames"][1]["locals"] == {}
 
 
-def test_each_occurrence_keeps_its_own_level(server: DevServer) -> None:
+def test_each_occurrence_keeps_its_own_level(devserver: DevServer) -> None:
     levels = ["critical", "info", "warning"]
     for level in levels:
-        assert post_item(server, trace_payload(level=level)).status_code == 200
-    [item] = server.items()
+        assert post_item(devserver, trace_payload(level=level)).status_code == 200
+    [item] = devserver.items()
     assert item["level"] == "critical", "the item shows its most severe occurrence"
-    instances = api_get(server, f"item/{item['id']}/instances/").json()["result"]["instances"]
+    instances = api_get(devserver, f"item/{item['id']}/instances/").json()["result"]["instances"]
     assert [instance["level"] for instance in instances] == levels
 
 
@@ -205,33 +199,33 @@ WRONG_VALUES: List[Tuple[Tuple[str, ...], Any]] = [
 ]
 
 
-def test_wrong_types_at_many_paths_are_400_or_422_never_500(server: DevServer) -> None:
+def test_wrong_types_at_many_paths_are_400_or_422_never_500(devserver: DevServer) -> None:
     """Python's json.dumps writes Infinity and NaN, which JSON does not have: sent raw."""
     answers = {}
     for path, value in WRONG_VALUES:
         payload = replaced(trace_payload(), value, *path)
         for scope in ("post_server_item", "post_client_item"):
-            response = post_item(server, payload, token=server.tokens[scope])
+            response = post_item(devserver, payload, token=devserver.tokens[scope])
             answers[(json.dumps(value), *path, scope)] = response.status_code
     allowed = {"post_server_item": {400, 422}, "post_client_item": {400, 403, 422}}
     wrong = {key: status for key, status in answers.items() if status not in allowed[key[-1]]}
     assert not wrong
-    assert requests.get(server.base_url, timeout=TIMEOUT).status_code == 200
-    assert api_get(server, "items/").json()["result"]["items"] == []
-    assert post_item(server, message_payload()).status_code == 200
+    assert requests.get(devserver.base_url, timeout=TIMEOUT).status_code == 200
+    assert api_get(devserver, "items/").json()["result"]["items"] == []
+    assert post_item(devserver, message_payload()).status_code == 200
 
 
-def test_lone_surrogates_are_replaced_not_a_500(server: DevServer) -> None:
+def test_lone_surrogates_are_replaced_not_a_500(devserver: DevServer) -> None:
     """pyrollbar sends them for undecodable file names (os.fsdecode's surrogateescape)."""
     payload = trace_payload(environment="prod-\udce9", title="caf\udce9 " + "x" * 60,
                             fingerprint="\ud800" * 41,
                             server={"host": "box", "argv": ["/tmp/caf\udce9.py"]})
-    response = post_item(server, payload)
+    response = post_item(devserver, payload)
     assert response.status_code == 200, response.text
-    [item] = server.items()
+    [item] = devserver.items()
     assert (item["environment"], item["title"]) == ("prod-?", "caf? " + "x" * 60)
     assert len(item["fingerprint"]) == 40
-    assert server.occurrences()[0]["data"]["server"]["argv"] == ["/tmp/caf?.py"]
+    assert devserver.occurrences()[0]["data"]["server"]["argv"] == ["/tmp/caf?.py"]
     for path in ("", f"items/{item['id']}", f"occurrences/{item['last_occurrence_id']}"):
-        assert requests.get(server.base_url + path, timeout=TIMEOUT).status_code == 200
-    assert api_get(server, f"item/{item['id']}/instances/").status_code == 200
+        assert requests.get(devserver.base_url + path, timeout=TIMEOUT).status_code == 200
+    assert api_get(devserver, f"item/{item['id']}/instances/").status_code == 200
