@@ -1,0 +1,7 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("orders/<int:order_id>/", views.order_detail),
+]
