@@ -14,7 +14,7 @@ import threading
 import time
 from typing import Callable, Optional
 
-from . import lifecycle
+from . import lifecycle, losses
 from .config import Config
 from .delivery import Delivery, Job, Result
 from .event import Event
@@ -77,6 +77,7 @@ class BlockingSender:
                             clock=clock, wall=wall, rand=rand, on_sent=_nothing)
         self._now = OutageAwareDelivery(delivery)
         self._exit = lifecycle.ExitDeadline(config.shutdown_timeout, clock)
+        self._closed = False
         lifecycle.track_sender(self)
 
     def submit(self, event: Event) -> bool:
@@ -93,13 +94,18 @@ class BlockingSender:
         return True
 
     def flush(self, timeout: Optional[float] = None) -> bool:
-        """Nothing is ever queued."""
+        """Nothing is ever queued, so ``True``; :meth:`stats` tells what was delivered."""
         return True
 
     def close(self, timeout: Optional[float] = None) -> None:
-        """Cut short any retry wait; a later report is still sent, without waits."""
+        """Cut short any retry wait and name on stderr, once, what was lost; a later report
+        is still sent, without waits."""
         lifecycle.forget_sender(self)
         self._now.delivery.interrupt()
+        if self._closed:
+            return
+        self._closed = True
+        losses.tell(self.stats()["dropped"], self.config, self._now.delivery.spool is not None)
 
     def close_at_exit(self) -> None:
         self.close()

@@ -2,7 +2,8 @@
 functions beside it report to that one.
 
 It sits above both :mod:`.notifier` and :mod:`.hooks`, since ``init()`` installs the
-excepthooks, so neither of those needs to import the other's user.
+excepthooks and the signal handlers (:mod:`.signals`), so neither of those needs to
+import the other's user.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import logging
 import threading
 from typing import Any, Mapping, Optional
 
+from . import signals
 from .event import ExceptionArg, Level, Telemetry
 from .hooks import install_excepthook
 from .notifier import Notifier, get_notifier, replace_default
@@ -22,13 +24,17 @@ _warned_no_default = False
 
 
 def init(report_deploy: bool = False, **options: Any) -> Notifier:
-    """Build the default notifier (closing any previous one) and install the excepthooks."""
+    """Build the default notifier (closing any previous one), install the excepthooks and,
+    in the main thread, the handlers of ``flush_on_signals``."""
     notifier = Notifier(**options)
     previous = replace_default(notifier)
     if previous is not None:
         previous.close()
     if notifier.config.install_hooks:
         install_excepthook(notifier)
+    signals.uninstall()
+    if notifier.active:
+        signals.install(notifier.config.flush_on_signals)
     if report_deploy:
         _report_deploy_at_start(notifier)
     return notifier
@@ -125,13 +131,16 @@ def report_deploy(revision: Optional[str] = None, *,
 
 
 def flush(timeout: Optional[float] = None) -> bool:
-    """Wait for the default notifier's queued items (see :meth:`.Notifier.flush`)."""
+    """Wait for the default notifier's queue to empty (see :meth:`.Notifier.flush`: ``True``
+    does not mean delivered)."""
     notifier = get_notifier()
     return True if notifier is None else notifier.flush(timeout)
 
 
 def close(timeout: Optional[float] = None) -> None:
-    """Close the default notifier and forget it."""
+    """Close the default notifier and forget it; put back the signal handlers ``init()``
+    replaced."""
+    signals.uninstall()
     notifier = replace_default(None)
     if notifier is not None:
         notifier.close(timeout)

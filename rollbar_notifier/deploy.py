@@ -10,20 +10,15 @@ from __future__ import annotations
 import getpass
 import json
 import logging
-import os
-import subprocess
 from typing import Any, Dict, Mapping, Optional
 
+from .codebase import REVISION_VARIABLES as REVISION_VARIABLES  # where tests and users find it
+from .codebase import detect_revision as find_revision
 from .config import Config
 from .contract import DEPLOY_STATUSES, MAX_DEPLOY_COMMENT, MAX_DEPLOY_FIELD
 from .transport import Request, Response, Transport, server_message
 
 log = logging.getLogger(__name__)
-
-REVISION_VARIABLES = ("ROLLBAR_CODE_VERSION", "GIT_COMMIT", "SOURCE_VERSION",
-                      "HEROKU_SLUG_COMMIT", "GITHUB_SHA", "CI_COMMIT_SHA")
-"""Where CI systems and platforms put the commit being deployed, in the order tried."""
-MAX_GIT_SECONDS = 5.0
 
 
 class DeployError(RuntimeError):
@@ -91,26 +86,9 @@ def update_deploy(transport: Transport, config: Config, deploy_id: Any,
 
 
 def detect_revision(config: Config, environ: Optional[Mapping[str, str]] = None) -> Optional[str]:
-    """The configured ``code_version``, else a CI variable, else ``git rev-parse HEAD``."""
-    environ = os.environ if environ is None else environ
-    if config.code_version:
-        return str(config.code_version)
-    for name in REVISION_VARIABLES:
-        value = environ.get(name, "").strip()
-        if value:
-            return value
-    return _git_head(config.root, min(config.timeout, MAX_GIT_SECONDS))
-
-
-def _git_head(root: Optional[str], timeout: float) -> Optional[str]:
-    try:
-        done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
-                              text=True, timeout=timeout, check=False)
-    except (OSError, subprocess.SubprocessError) as exc:
-        log.debug("rollbar_notifier: git rev-parse failed: %s", exc)
-        return None
-    revision = done.stdout.strip()
-    return revision if done.returncode == 0 and revision else None
+    """The ``code_version`` items carry (given or detected), else the same detection in
+    ``environ`` (see :func:`.codebase.detect_revision`)."""
+    return config.code_version or find_revision(config.root, environ)
 
 
 def _os_user() -> Optional[str]:

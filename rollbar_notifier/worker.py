@@ -16,12 +16,11 @@ from __future__ import annotations
 import logging
 import queue
 import random
-import sys
 import threading
 import time
 from typing import Callable, List, Optional, Union
 
-from . import lifecycle
+from . import lifecycle, losses
 from .blocking import OutageAwareDelivery
 from .config import Config
 from .delivery import Delivery, Job, Result
@@ -132,10 +131,14 @@ class Worker:
         with self._lock:
             lost, self._late_lost = self._late_lost, 0
         if lost:
-            self._tell_lost(lost, "reported after the exit flush")
+            hint = "" if self.delivery.spool else losses.SPOOL_HINT
+            losses.write(f"rollbar_notifier: {lost} item(s) were reported after the exit flush "
+                         f"and were dropped{hint}")
 
     def flush(self, timeout: Optional[float] = None) -> bool:
-        """Wait until every queued item is sent or definitively dropped (or spooled).
+        """Wait until the queue is empty: every item taken was sent, refused by the server,
+        dropped or spooled. ``True`` says nothing was left waiting, not that everything
+        was delivered: :meth:`stats` tells that.
 
         After :meth:`close` there is nothing left to wait for, so it returns at once.
         """
@@ -163,9 +166,9 @@ class Worker:
         """Flush for up to ``timeout`` (default ``shutdown_timeout``), then stop; idempotent.
 
         What is still pending then goes to the spool if there is one; otherwise it is
-        counted as dropped and one line on stderr says so (logging may be gone at exit).
-        Without a spool the pending events are only counted: building them would spend
-        time the exit no longer has.
+        counted as dropped. Without a spool the pending events are only counted: building
+        them would spend time the exit no longer has. Then one line on stderr names every
+        item this worker lost, by reason (see :mod:`.losses`).
         """
         self._close(self.config.shutdown_timeout if timeout is None else timeout, False)
 
@@ -179,27 +182,19 @@ class Worker:
             self._closed = True
             self._closed_at_exit = at_exit
         lifecycle.forget_sender(self)
-        if self._wait_idle(self.exit_budget() if timeout is None else timeout):
-            self._stop_threads([])
-            return
-        pending = self.delivery.interrupt()
-        events = self._drain_queue()
-        if self.delivery.spool is None:
-            lost = len(pending) + len(events)
-            self.counters.drop(DropReason.SHUTDOWN_TIMEOUT, lost)
-        else:
-            pending.extend(job for job in map(self.delivery.job_for, events) if job is not None)
-            lost = sum(1 for job in pending
-                       if not self.delivery.abandon(job, DropReason.SHUTDOWN_TIMEOUT))
-        if lost:
-            self._tell_lost(lost, f"not delivered within shutdown_timeout="
-                                  f"{self.config.shutdown_timeout:g}s")
+        pending: List[Job] = []
+        if not self._wait_idle(self.exit_budget() if timeout is None else timeout):
+            pending = self.delivery.interrupt()
+            events = self._drain_queue()
+            if self.delivery.spool is None:
+                self.counters.drop(DropReason.SHUTDOWN_TIMEOUT, len(pending) + len(events))
+            else:
+                pending.extend(job for job in map(self.delivery.job_for, events)
+                               if job is not None)
+                for job in pending:
+                    self.delivery.abandon(job, DropReason.SHUTDOWN_TIMEOUT)
+        losses.tell(self.stats()["dropped"], self.config, self.delivery.spool is not None)
         self._stop_threads(pending)
-
-    def _tell_lost(self, lost: int, why: str) -> None:
-        where = "" if self.delivery.spool else "; set spool_dir to keep such items"
-        sys.stderr.write(f"rollbar_notifier: {lost} item(s) were {why} and were "
-                         f"dropped{where}\n")
 
     def stats(self) -> Stats:
         return self.counters.snapshot()

@@ -93,9 +93,12 @@ def test_bad_options_fail_once_with_a_clear_error(options, message):
         make(**options)
 
 
-def test_bad_environment_variable_names_the_variable():
-    with pytest.raises(ValueError, match="ROLLBAR_QUEUE_SIZE"):
-        Config.from_options({}, environ={"ROLLBAR_QUEUE_SIZE": "many"})
+def test_bad_environment_variable_is_named_and_its_default_used(caplog):
+    """An environment value is not a programming error: it must not crash start-up."""
+    with caplog.at_level(logging.WARNING, logger="rollbar_notifier"):
+        config = Config.from_options({}, environ={"ROLLBAR_QUEUE_SIZE": "many"})
+    assert config.queue_size == 1000
+    assert "ROLLBAR_QUEUE_SIZE" in caplog.text
 
 
 def test_strings_from_file_config_or_the_environment_are_converted():

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import pytest
-from conftest import TOKEN
+from child_process import environment
 from scripted_server import Reply, ScriptedServer
 
 pytestmark = pytest.mark.slow
@@ -20,12 +20,10 @@ pytestmark = pytest.mark.slow
 
 def run_child(code: str, endpoint: str, timeout: float = 60,
               env: Optional[Dict[str, str]] = None) -> subprocess.CompletedProcess[str]:
-    environ = dict(os.environ, ROLLBAR_ACCESS_TOKEN=TOKEN, ROLLBAR_ENDPOINT=endpoint,
-                   ROLLBAR_INSTALL_HOOKS="0")
-    environ.update(env or {})
     prelude = "import os, sys, json\nimport rollbar_notifier.default as rn\n"
-    return subprocess.run([sys.executable, "-c", prelude + textwrap.dedent(code)], env=environ,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run([sys.executable, "-c", prelude + textwrap.dedent(code)],
+                          env=environment(endpoint, **(env or {})), capture_output=True,
+                          text=True, timeout=timeout)
 
 
 def printed(result: subprocess.CompletedProcess[str], prefix: str) -> List[Any]:
@@ -205,3 +203,83 @@ def test_multiprocessing_fork_children_deliver_before_os_exit(server: ScriptedSe
     assert printed(result, "CODES ") == [[0, 0, 0]]
     bodies = sorted(r.json()["data"]["body"]["message"]["body"] for r in server.requests())
     assert bodies == [f"from child {n}" for n in range(3)]
+
+
+def test_losses_at_exit_are_named_once_by_reason(server: ScriptedServer) -> None:
+    """The queue overflows and never drains before exit, so the item that would report
+    the overflow is never sent either: the exit line names both losses."""
+    server.script(default=Reply(delay=30))
+    result = run_child("""
+        rn.init(queue_size=2, senders=1, shutdown_timeout=0.5)
+        print("UUIDS", json.dumps([rn.report_message(f"burst {n}") for n in range(10)]))
+    """, server.api_url)
+    assert result.returncode == 0, result.stderr
+    [uuids] = printed(result, "UUIDS ")
+    lost_to_queue = uuids.count(None)
+    assert lost_to_queue >= 7
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("rollbar_notifier: 10 item(s) were not delivered: ")
+    assert f"{lost_to_queue} queue_full (" in lines[0]
+    assert f"{10 - lost_to_queue} shutdown_timeout (" in lines[0]
+    assert lines[0].endswith("; set spool_dir to keep such items")
+
+
+@pytest.mark.parametrize("logging_setup,where", [("", "stderr"),
+                                                 ("logging.basicConfig(stream=sys.stdout)",
+                                                  "stdout")])
+def test_a_refused_token_is_said_even_without_logging(server: ScriptedServer,
+                                                      logging_setup: str, where: str) -> None:
+    """With logging unconfigured the package's NullHandler used to hide every warning: a
+    bad token printed nothing and flush() returned True. Now the first refusal reaches
+    stderr (once), unless the program's own handler shows it."""
+    server.script(default=Reply(status=403, body=b'{"err": 1, "message": "invalid token"}'))
+    result = run_child(f"""
+        import logging
+        {logging_setup}
+        notifier = rn.init()
+        for n in range(3):
+            rn.report_message(f"refused {{n}}")
+        print("FLUSHED", json.dumps([rn.flush(5), notifier.stats()["dropped"]]))
+    """, server.api_url)
+    assert result.returncode == 0, result.stderr
+    assert printed(result, "FLUSHED ") == [[True, {"http_403": 3}]]
+    warning = "rollbar_notifier: the server refused an item (http_403): invalid token"
+    shown = result.stderr if where == "stderr" else result.stdout
+    assert shown.count(warning) == 1
+    assert (result.stdout if where == "stderr" else result.stderr).count(warning) == 0
+    assert "3 http_403 (refused by the server)" in result.stderr
+
+
+def test_a_missing_token_and_a_dead_endpoint_are_said(server: ScriptedServer) -> None:
+    server.stop()
+    tokenless = run_child("rn.init()", server.api_url, env={"ROLLBAR_ACCESS_TOKEN": ""})
+    assert tokenless.stderr.count("no access_token") == 1
+    dead = run_child("""
+        rn.init(shutdown_timeout=0.5)
+        rn.report_message("to nowhere")
+    """, server.api_url)
+    lines = dead.stderr.splitlines()
+    assert len(lines) == 2, dead.stderr
+    assert lines[0].startswith("rollbar_notifier: could not deliver an item (network): "
+                               "ConnectionError")
+    assert lines[1].startswith("rollbar_notifier: 1 item(s) were not delivered: 1 "
+                               "shutdown_timeout")
+
+
+def test_a_bad_environment_value_is_said_once_and_defaulted(server: ScriptedServer) -> None:
+    result = run_child("""
+        first = rn.init()
+        second = rn.init()
+        print("TIMEOUTS", json.dumps([first.config.timeout, second.config.timeout]))
+        try:
+            rn.init(timeout="abc")
+        except ValueError as exc:
+            print("RAISED", json.dumps(str(exc)))
+    """, server.api_url, env={"ROLLBAR_TIMEOUT": "abc"})
+    assert result.returncode == 0, result.stderr
+    assert printed(result, "TIMEOUTS ") == [[5.0, 5.0]]
+    assert printed(result, "RAISED ") == ["timeout must be a number, got 'abc'"]
+    assert result.stderr.splitlines() == [
+        "rollbar_notifier: ROLLBAR_TIMEOUT must be a number, got 'abc'; ignoring "
+        "ROLLBAR_TIMEOUT and using the default"]

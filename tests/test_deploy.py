@@ -9,7 +9,7 @@ import subprocess
 from typing import Any
 
 import pytest
-from scripted_server import Reply, ScriptedServer
+from scripted_server import Recorded, Reply, ScriptedServer
 
 from rollbar_notifier.config import Config
 from rollbar_notifier.deploy import (
@@ -164,3 +164,23 @@ def test_init_reports_a_deploy_at_start_up(devserver: DevServer) -> None:
         assert deploy["revision"] == "abc123"
     finally:
         notifier_module.close()
+
+
+def echo_the_token(record: Recorded) -> Reply:
+    """A server (or proxy) that quotes the request's token back, in a body cut short."""
+    token = record.headers.get("X-Rollbar-Access-Token", "")
+    return Reply(401, body=("x" * 280 + f"bad token {token}: " + "y" * 400).encode())
+
+
+def test_a_token_echoed_by_the_server_is_not_in_the_error(server: ScriptedServer) -> None:
+    """The error text is cut at 300 characters, right inside the echoed token: no
+    fragment of it is left either, as the token is taken out before the cut."""
+    token = "echoed-token-0123456789abcdef"
+    server.handle_with(echo_the_token)
+    config = Config.from_options({"access_token": token, "endpoint": server.api_url})
+    transport = HttpTransport(config.endpoint, config.access_token, config.timeout)
+    with pytest.raises(DeployError) as caught:
+        report_deploy(transport, config, "v1")
+    text = str(caught.value)
+    assert "HTTP 401" in text and "bad token ****" in text
+    assert token[:4] not in text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 import threading
@@ -10,7 +11,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import pytest
-from scripted_server import Reply, ScriptedServer
+from scripted_server import Recorded, Reply, ScriptedServer
 
 import rollbar_notifier.default as module
 from rollbar_notifier.devserver import DevServer
@@ -152,8 +153,10 @@ def test_close_is_idempotent_and_ping_fails_cleanly(make_notifier: Callable[...,
     assert notifier.ping() is False
 
 
-def test_the_default_notifier(server: ScriptedServer, caplog: pytest.LogCaptureFixture) -> None:
+def test_the_default_notifier(server: ScriptedServer, caplog: pytest.LogCaptureFixture,
+                              monkeypatch: pytest.MonkeyPatch) -> None:
     module.close()
+    monkeypatch.setattr(module, "_warned_no_default", False)  # said once per process
     with caplog.at_level(logging.WARNING, logger="rollbar_notifier"):
         assert module.report_message("nobody") is None
         assert module.report_exception(ValueError()) is None
@@ -185,3 +188,22 @@ def test_init_reports_a_deploy_without_stalling(server: ScriptedServer,
     assert took < 1.5, "init waited for the 3 s server, not just its 0.5 s timeout"
     assert notifier.config.timeout == 0.5
     assert server.wait_for(lambda: len(server.requests("/api/1/deploy/")) == 1, 2)
+
+
+def test_a_token_echoed_by_the_server_is_not_logged(make_notifier: Callable[..., Notifier],
+                                                    server: ScriptedServer,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    def echo(record: Recorded) -> Reply:
+        sent = record.headers.get("X-Rollbar-Access-Token", "")
+        return Reply(403, body=json.dumps({"err": 1, "message": f"invalid token {sent}"}
+                                          ).encode())
+
+    token = "echoed-token-0123456789abcdef"
+    server.handle_with(echo)
+    notifier = make_notifier(access_token=token)
+    with caplog.at_level(logging.DEBUG, logger="rollbar_notifier"):
+        notifier.report_message("refused")
+        assert notifier.flush(5)
+    assert "the server refused an item (http_403): invalid token ********" in caplog.text
+    assert token not in caplog.text
+    assert notifier.stats()["dropped"] == {"http_403": 1}

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import time
+from pathlib import Path
 
 import pytest
-from scripted_server import CLOSE, RESET, Reply, ScriptedServer
+from scripted_server import CLOSE, RESET, Recorded, Reply, ScriptedServer
 
 from rollbar_notifier.decision import OutcomeKind, classify, rate_limit_pause
 from rollbar_notifier.http_transport import HttpTransport
-from rollbar_notifier.transport import Request, Response
+from rollbar_notifier.transport import PING, Request, Response, server_message
 
 DELIVERED, DROP, RETRY, TOO_LARGE = (OutcomeKind.DELIVERED, OutcomeKind.DROP, OutcomeKind.RETRY,
                                      OutcomeKind.TOO_LARGE)
@@ -108,3 +110,77 @@ def test_network_failures_are_status_zero(server: ScriptedServer) -> None:
     response = refused.send(Request("GET", "status/ping"))
     assert response.status == 0 and "ConnectionError" in (response.error or "")
     assert TOKEN not in (response.error or "")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+PROXY_VARIABLES = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy",
+                   "ALL_PROXY", "no_proxy", "NO_PROXY")
+
+
+@pytest.fixture
+def no_proxies(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+def test_a_proxy_from_the_environment_is_used_as_read_at_start(
+        no_proxies: pytest.MonkeyPatch, server: ScriptedServer) -> None:
+    """The server plays the proxy for a host that does not exist; changing the variable
+    later changes nothing, since it is read once and never on a send."""
+    no_proxies.setenv("HTTP_PROXY", f"http://127.0.0.1:{server.port}")
+    http = HttpTransport("http://rollbar.invalid/api/1/", TOKEN, 2.0)
+    no_proxies.delenv("HTTP_PROXY")
+    assert http.send(Request("POST", "item/", b'{"data": {}}')).status == 200
+    (record,) = server.records
+    assert record.path == "http://rollbar.invalid/api/1/item/"
+    assert record.headers["X-Rollbar-Access-Token"] == TOKEN
+    http.close()
+
+
+def test_no_proxy_sends_straight_to_the_endpoint(no_proxies: pytest.MonkeyPatch,
+                                                 server: ScriptedServer) -> None:
+    with ScriptedServer() as proxy:
+        no_proxies.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.port}")
+        no_proxies.setenv("NO_PROXY", "127.0.0.1")
+        http = transport(server)
+        assert http.send(PING).body == b"pong"
+        assert proxy.records == [] and len(server.records) == 1
+        http.close()
+
+
+def test_the_ca_bundle_from_the_environment_is_used(monkeypatch: pytest.MonkeyPatch,
+                                                    tmp_path: Path) -> None:
+    """A bundle that is not there fails the request naming it: so it was the one used."""
+    missing = str(tmp_path / "no-such-bundle.pem")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", missing)
+    endpoint = f"https://127.0.0.1:{free_port()}/api/1/"
+    response = HttpTransport(endpoint, TOKEN, 1.0).send(PING)
+    assert response.status == 0 and missing in (response.error or "")
+    unverified = HttpTransport(endpoint, TOKEN, 1.0, verify=False)
+    assert unverified.settings.verify is False
+    assert "ConnectionError" in (unverified.send(PING).error or "")
+
+
+@pytest.mark.parametrize("token", [TOKEN, TOKEN + '"quoted\\'])
+def test_a_token_echoed_by_the_server_never_comes_back(server: ScriptedServer,
+                                                       token: str) -> None:
+    def echo(record: Recorded) -> Reply:
+        sent = record.headers.get("X-Rollbar-Access-Token", "")
+        return Reply(403, headers={"X-Echo": f"token={sent}"},
+                     body=json.dumps({"err": 1, "message": f"invalid access token {sent}"}
+                                     ).encode())
+
+    server.handle_with(echo)
+    http = HttpTransport(server.api_url, token, 2.0)
+    response = http.send(Request("POST", "item/", b"{}"))
+    assert response.status == 403
+    assert server_message(response.body) == "invalid access token ********"
+    assert response.headers["X-Echo"] == "token=********"
+    assert token.encode() not in response.body
+    http.close()
