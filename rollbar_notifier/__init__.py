@@ -1,7 +1,10 @@
 """Report errors from Python programs to Rollbar or any Rollbar-compatible server.
 
 The names below are imported on first use, so ``rollbar_notifier.devserver`` (and the
-``contract`` it shares with the notifier) can be used without loading ``requests``.
+``contract`` it shares with the notifier) can be used without loading ``requests``. The
+scope functions are the exception: the function ``scope`` has the name of its module,
+and importing that module (as the notifier does) would make the package attribute the
+module, so they are bound here, after it is imported; it needs no ``requests``.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
+from .scope import scope, set_context, set_extra, set_person
 
 if TYPE_CHECKING:
     from .config import Config
@@ -37,6 +41,10 @@ __all__ = [
     "report_deploy",
     "report_exception",
     "report_message",
+    "scope",
+    "set_context",
+    "set_extra",
+    "set_person",
     "uninstall_excepthook",
 ]
 

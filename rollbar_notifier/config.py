@@ -10,14 +10,17 @@ only have strings.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import logging
 import math
 import os
+import signal
 import socket
 import sys
-from typing import Any, Callable, Dict, Literal, Mapping, Optional, Tuple, Type, get_args
+from typing import Any, Callable, Dict, Literal, Mapping, Optional, Tuple, Type, Union, get_args
 from urllib.parse import urlsplit
 
+from .codebase import detect_revision, project_root
 from .contract import (
     CLIENT_PLATFORMS,
     CLIENT_SCOPE,
@@ -26,7 +29,11 @@ from .contract import (
     MAX_ENVIRONMENT,
     SERVER_SCOPE,
 )
+from .last_resort import warn
 from .levels import normalize_level
+from .scrub import pattern_problem
+
+log = logging.getLogger(__name__)
 
 DEFAULT_ENDPOINT = "https://api.rollbar.com/api/1/"
 MIN_BODY_BYTES = 8192
@@ -35,6 +42,8 @@ identity fields made of 4-byte characters."""
 Mode = Literal["thread", "blocking"]
 """``thread``: queued and sent by sender threads; ``blocking``: sent in the caller's thread."""
 TokenScope = Literal["post_server_item", "post_client_item"]
+CaptureIp = Union[bool, Literal["anonymize"]]
+"""``anonymize``: the last IPv4 octet and the last 80 bits of an IPv6 address zeroed."""
 
 BeforeSend = Callable[[Dict[str, Any]], Optional[Dict[str, Any]]]
 Coerce = Callable[[str, Any], Any]
@@ -113,6 +122,25 @@ def _number(minimum: float, *, whole: bool = False, above: bool = False) -> Coer
     return coerce
 
 
+def _capture_ip(label: str, value: Any) -> CaptureIp:
+    if isinstance(value, str) and value.strip().lower() == "anonymize":
+        return "anonymize"
+    try:
+        return _flag(label, value)
+    except ValueError:
+        raise ValueError(f"{label} must be true, false or 'anonymize', got {value!r}") from None
+
+
+def _networks(label: str, value: Any) -> Tuple[str, ...]:
+    """Addresses and CIDR blocks, checked and written as networks (``10.0.0.1/32``)."""
+    items = value if isinstance(value, (list, tuple, set, frozenset)) else _strings(label, value)
+    try:
+        return tuple(str(ipaddress.ip_network(str(item).strip(), strict=False))
+                     for item in items)
+    except ValueError as exc:
+        raise ValueError(f"{label} must list IP addresses or networks: {exc}") from None
+
+
 def _body_limit(label: str, value: Any) -> int:
     limit: int = _number(MIN_BODY_BYTES, whole=True)(label, value)
     if limit > MAX_BODY_BYTES:
@@ -142,6 +170,32 @@ def _strings(label: str, value: Any) -> Tuple[str, ...]:
         raise ValueError(f"{label} must be a list of strings") from None
     if not all(isinstance(item, str) for item in items):
         raise ValueError(f"{label} must be a list of strings")
+    return items
+
+
+UNCATCHABLE_SIGNALS = ("SIGKILL", "SIGSTOP")
+NO_SIGNALS = ("none", "off")
+"""What ``ROLLBAR_FLUSH_ON_SIGNALS`` says for "no signal", as an empty variable means unset."""
+
+
+def _signal_names(label: str, value: Any) -> Tuple[str, ...]:
+    if isinstance(value, str) and value.strip().lower() in NO_SIGNALS:
+        return ()
+    names = tuple(name.upper() for name in _strings(label, value))
+    for name in names:
+        if name not in signal.Signals.__members__ or name in UNCATCHABLE_SIGNALS:
+            raise ValueError(f"{label} must list catchable signal names such as SIGTERM, "
+                             f"got {name!r}")
+    return names
+
+
+def _patterns(label: str, value: Any) -> Tuple[str, ...]:
+    """Regular expressions; a string holds one per line, since commas belong to them."""
+    items = (tuple(line for line in value.splitlines() if line) if isinstance(value, str)
+             else _strings(label, value))
+    problem = pattern_problem(items)
+    if problem:
+        raise ValueError(f"{label}: {problem}")
     return items
 
 
@@ -183,6 +237,19 @@ def _option(default: Any, coerce: Optional[Coerce], *, env: bool = True,
                              metadata={"coerce": coerce, "env": env})
 
 
+_ignored_variables: Dict[str, str] = {}
+"""Each ignored variable, with what was said about it."""
+
+
+def _ignore_variable(label: str, problem: ValueError) -> None:
+    """An invalid keyword is the program's bug and raises; an invalid variable comes from
+    whoever runs the program, which must still start: its default is used, and that is
+    said once (again only if the variable changes)."""
+    if _ignored_variables.get(label) != str(problem):
+        _ignored_variables[label] = str(problem)
+        warn(log, "rollbar_notifier: %s; ignoring %s and using the default", problem, label)
+
+
 @dataclasses.dataclass(frozen=True)
 class Config:
     """The notifier's options. Build it with :meth:`Config.from_options`."""
@@ -194,14 +261,18 @@ class Config:
     platform: str = _option("", _text(255))
     """Resolved by :meth:`from_options`: ``sys.platform``, or ``client`` for a client token."""
     code_version: Optional[str] = _option(None, _text(MAX_CODE_VERSION))
+    """Resolved by :meth:`from_options`: detected (CI variables, ``git``) unless given."""
     root: str = _option("", _path)
-    """Resolved by :meth:`from_options`: the current directory unless given."""
+    """Resolved by :meth:`from_options`: the project root unless given (see
+    :func:`.codebase.project_root`)."""
     branch: Optional[str] = _option(None, _text(255))
     host: str = _option("", _text(255))
     """Resolved by :meth:`from_options`: the host name unless given."""
     framework: Optional[str] = _option(None, _text(255))
     capture_locals: bool = _option(True, _flag)
     scrub_fields: Tuple[str, ...] = _option((), _strings)
+    scrub_patterns: Tuple[str, ...] = _option((), _patterns)
+    """Regular expressions whose matches are scrubbed from every string, as secrets are."""
     before_send: Optional[BeforeSend] = _option(None, _callable, env=False)  # noqa: RUF009
     ignore: Tuple[Type[BaseException], ...] = _option((), _exception_classes, env=False)
     mode: Mode = _option("thread", _choice(*get_args(Mode)))  # noqa: RUF009
@@ -219,6 +290,16 @@ class Config:
     install_hooks: bool = _option(True, _flag)
     enabled: bool = _option(True, _flag)
     verify_tls: bool = _option(True, _flag)
+    flush_on_signals: Tuple[str, ...] = _option(("SIGTERM",), _signal_names)
+    """Signals that make ``init()`` flush (or spool) what is queued before the process
+    ends, where the program left their default action (see :mod:`.signals`)."""
+    include_request_body: bool = _option(False, _flag)
+    """Integrations send form and JSON request bodies (bounded, never file uploads)."""
+    capture_ip: CaptureIp = _option("anonymize", _capture_ip)  # noqa: RUF009
+    trusted_proxies: Tuple[str, ...] = _option((), _networks)
+    """Peers whose ``X-Forwarded-For`` / ``X-Real-Ip`` headers integrations believe."""
+    capture_username: bool = _option(False, _flag)
+    capture_email: bool = _option(False, _flag)
 
     @classmethod
     def from_options(
@@ -240,16 +321,23 @@ class Config:
                 label = "ROLLBAR_" + name.upper()
                 value = environ.get(label) or None
             if value is not None:
-                values[name] = field.metadata["coerce"](label, value)
-        return cls(**values)._completed()
+                try:
+                    values[name] = field.metadata["coerce"](label, value)
+                except ValueError as exc:
+                    if label == name:
+                        raise
+                    _ignore_variable(label, exc)
+        return cls(**values)._completed(environ)
 
-    def _completed(self) -> Config:
+    def _completed(self, environ: Mapping[str, str]) -> Config:
         """Cross-option rules and the defaults that depend on the running process."""
+        root = (self.root or project_root()).rstrip("/") or "/"
         return dataclasses.replace(
             self,
             platform=self._checked_platform(),
-            root=(self.root or os.getcwd()).rstrip("/") or "/",
+            root=root,
             host=self.host or socket.gethostname(),
+            code_version=self.code_version or detect_revision(root, environ),
         )
 
     def _checked_platform(self) -> str:

@@ -52,7 +52,10 @@ class ReportFields:
     fingerprint: Optional[str] = None
     title: Optional[str] = None
     context: Optional[str] = None
+    framework: Optional[str] = None
+    """``data.framework``; ``None`` is the current scope's, else the ``framework`` option."""
     telemetry: Optional[Telemetry] = None
+    """``None``: the recent log records of the current scope and of no scope."""
     timestamp: Optional[int] = None
     """Unix seconds; ``None`` is now. Set when reporting something that happened earlier."""
     thread: Optional[str] = None
@@ -96,4 +99,8 @@ class Event:
     person: Optional[Dict[str, Any]] = None
     fingerprint: Optional[str] = None
     title: Optional[str] = None
+    framework: Optional[str] = None
     telemetry: Optional[Telemetry] = None
+    diagnostic: Dict[str, Any] = dataclasses.field(default_factory=dict)
+    """What capture had to leave out or replace (a bad argument, values not copied in
+    time), sent as ``data.notifier.diagnostic`` so nobody is misled by a gap."""

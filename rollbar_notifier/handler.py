@@ -4,7 +4,8 @@ A record with an exception becomes a trace item (the log message is the exceptio
 description); any other record becomes a message item, grouped by its logger and
 ``msg`` template so ``"user %s failed"`` is one item however many users fail. Attributes
 given with ``extra=`` go to ``data.custom``, and the recent log records of the process go
-along as telemetry.
+along as telemetry. The context is the ``context`` given with ``extra=``, else the
+current scope's (a route), else the logger's name.
 
 The handler must never harm the program that logs: it never raises, never reports the
 notifier's own records (or those of the HTTP stack it uses, or from its sender
@@ -36,10 +37,11 @@ from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
 from .bounded import safe_str
 from .config import Config
-from .event import ReportFields, Stack
+from .event import ReportFields, Stack, Telemetry
 from .hooks import install_excepthook
 from .levels import from_logging
 from .notifier import Notifier, resolve_notifier
+from .scope import scope_for
 from .telemetry import attach, is_excluded
 
 log = logging.getLogger(__name__)
@@ -89,10 +91,9 @@ class RollbarHandler(logging.Handler):
         self.telemetry = telemetry
         self._owns_notifier = bool(options)
         self._notifier = _own_notifier(options) if options else notifier
-        if telemetry and (self._notifier is None or self._notifier.active):
-            config = self._notifier.config if self._notifier is not None else None
-            attach(config.telemetry_size if config else Config.telemetry_size,
-                   config.telemetry_level if config else Config.telemetry_level)
+        if telemetry and self._notifier is None:
+            # An active notifier collects from its start; the default one may come later.
+            attach(Config.telemetry_size, Config.telemetry_level)
 
     @property
     def notifier(self) -> Optional[Notifier]:
@@ -161,14 +162,15 @@ class RollbarHandler(logging.Handler):
                 del custom[name]
                 own[name] = value
         custom.update((name, getattr(record, name, None)) for name in LOCATION_ATTRIBUTES)
-        events = None
-        if self.telemetry and notifier.active:
-            config = notifier.config
-            attach(config.telemetry_size, config.telemetry_level)
-            events = notifier.telemetry(exclude=record)
         exc_info = record.exc_info
         exception = (type(exc_info[1]), exc_info[1], exc_info[2]) \
             if exc_info and exc_info[1] is not None else None
+        taken = scope_for(exception[1] if exception else None)
+        events: Optional[Telemetry] = (notifier.telemetry(exclude=record, scope=taken)
+                                       if self.telemetry else [])
+        context = own.get("context")
+        if context is None and not taken.context:
+            context = record.name
         stack = None
         if exception is None:
             if self.fingerprint_messages:
@@ -183,7 +185,7 @@ class RollbarHandler(logging.Handler):
             description=text if exception or stack else None,
             level=from_logging(record.levelno), extra=custom, telemetry=events,
             timestamp=int(record.created), thread=record.threadName,
-            context=own.get("context", record.name), fingerprint=own.get("fingerprint"),
+            context=context, fingerprint=own.get("fingerprint"),
             title=own.get("title"), person=own.get("person"), request=own.get("request")))
 
     def _message(self, record: logging.LogRecord) -> str:

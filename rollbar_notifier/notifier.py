@@ -17,7 +17,7 @@ import logging
 import threading
 from typing import Any, Dict, Mapping, Optional, Protocol
 
-from . import telemetry
+from . import lifecycle, telemetry
 from .blocking import BlockingSender
 from .capture import capture, exc_info_of
 from .config import Config
@@ -25,6 +25,9 @@ from .deploy import report_deploy as send_deploy
 from .deploy import update_deploy as change_deploy
 from .event import Event, ExceptionArg, LazyTelemetry, Level, ReportFields, Telemetry
 from .http_transport import HttpTransport
+from .last_resort import warn
+from .marks import Once
+from .scope import Scope, current_scope, fill, scope_for
 from .stats import Stats
 from .transport import PING, answers_pong
 from .worker import Worker
@@ -52,27 +55,37 @@ class Notifier:
                                        verify=config.verify_tls, pool_size=config.senders)
         self.active = bool(config.enabled and config.access_token)
         if config.enabled and not config.access_token:
-            log.warning("rollbar_notifier: no access_token (option or ROLLBAR_ACCESS_TOKEN); "
-                        "nothing will be reported")
+            warn(log, "rollbar_notifier: no access_token (option or ROLLBAR_ACCESS_TOKEN); "
+                 "nothing will be reported")
         self._sender: Optional[Sender] = None
         if self.active:
             self._sender = (BlockingSender(config, self.transport) if config.mode == "blocking"
                             else Worker(config, self.transport, self.report))
+            if config.telemetry_size:
+                telemetry.attach(config.telemetry_size, config.telemetry_level)
+        self._once = Once()
         self._closed = False
 
     def report(self, fields: ReportFields) -> Optional[str]:
         """Capture in the caller's thread and hand over; the item's uuid, or ``None`` when
-        nothing was queued. Never raises."""
+        nothing was queued. Never raises.
+
+        The scope's data goes under what ``fields`` says. An exception already reported
+        by this notifier is not reported again (``None``): the first report wins."""
         sender = self._sender
         if sender is None:
             return None
         try:
-            if fields.exception is not None and isinstance(fields.exception[1],
-                                                           self.config.ignore):
+            exc = None if fields.exception is None else fields.exception[1]
+            if isinstance(exc, self.config.ignore) or not self._once.first(exc):
                 return None
             event = capture(fields, self.config.capture_locals)
             if event is None:
                 return None
+            taken = scope_for(exc)
+            fill(event, taken)
+            if event.telemetry is None:
+                event.telemetry = self.telemetry(scope=taken)
             return event.uuid if sender.submit(event) else None
         except Exception:
             log.warning("rollbar_notifier: reporting failed", exc_info=True)
@@ -152,13 +165,23 @@ class Notifier:
         """Whether the endpoint answers ``GET status/ping`` with ``pong`` (no token needed)."""
         return answers_pong(self.transport.send(PING))
 
-    def telemetry(self, exclude: Optional[logging.LogRecord] = None) -> Optional[LazyTelemetry]:
-        """The recent log records (but ``exclude``), as this notifier attaches them."""
+    def telemetry(self, exclude: Optional[logging.LogRecord] = None,
+                  scope: Optional[Scope] = None) -> Optional[LazyTelemetry]:
+        """The recent log records (but ``exclude``) of ``scope`` (default: the current one)
+        and of no scope, as this notifier attaches them."""
+        owner = (current_scope() if scope is None else scope).owner
         return telemetry.recent(self.config.telemetry_level, self.config.telemetry_size,
-                                exclude)
+                                exclude, owner)
 
     def flush(self, timeout: Optional[float] = None) -> bool:
-        """Wait for queued items; ``True`` when all were sent or definitively dropped."""
+        """Wait up to ``timeout`` for the queue to empty.
+
+        ``True`` means every item was handled: sent, refused by the server (a bad token,
+        a wrong endpoint), dropped or spooled; not that every item was delivered.
+        ``False`` means items were still waiting when the time was up. :meth:`stats`
+        tells what became of them, and the first failure of each kind is logged as a
+        warning (on stderr when the program shows no log).
+        """
         return True if self._sender is None else self._sender.flush(timeout)
 
     def exit_budget(self, start: bool = True) -> float:
@@ -208,6 +231,15 @@ class Notifier:
 
 _default: Optional[Notifier] = None
 _default_lock = threading.Lock()
+
+
+def _new_default_lock() -> None:
+    """Another thread may hold the lock when the process forks; the child's is free."""
+    global _default_lock
+    _default_lock = threading.Lock()
+
+
+lifecycle.on_fork_in_child(_new_default_lock)
 
 
 def get_notifier() -> Optional[Notifier]:

@@ -52,7 +52,7 @@ def build_payload(event: Event, config: Config) -> Dict[str, Any]:
         "custom": {"thread": event.thread, **(event.extra or {})},
     }
     optional = {
-        "framework": config.framework,
+        "framework": event.framework or config.framework,
         "code_version": config.code_version,
         "context": event.context[:MAX_CONTEXT] if event.context else None,
         "request": _request(event.request) if event.request else None,

@@ -21,6 +21,13 @@ only for the records logged since the previous one. The price: the last
 ``telemetry_size`` records stay alive until pushed out (their arguments included),
 they are formatted as their arguments are at that first report, and a logger's
 filters run a second time on them.
+
+Records are kept apart by scope (:mod:`.scope`): a record logged inside a ``with
+scope()`` block is kept on that block's outermost :class:`~.scope.Owner`, in a ring of
+its own, and goes only with items reported in that block; a record logged outside every
+block goes with every item. So concurrent requests never show each other's records, and
+a busy process does not push one request's records out of another's ring. Finding the
+ring is one context variable read per record.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from typing import Any, Deque, Dict, List, Optional, Tuple, Union
 from .bounded import safe_str
 from .event import LazyTelemetry
 from .levels import from_logging
+from .scope import Owner, current_scope
 
 log = logging.getLogger(__name__)
 
@@ -90,12 +98,13 @@ class _Entry:
             self.event = _was_logged(record) and {
                 "level": from_logging(record.levelno), "type": "log", "source": "server",
                 "timestamp_ms": int(record.created * 1000),
-                "body": {"message": _message(record)}}
+                "body": {"message": _message(record), "logger": record.name}}
         return self.event
 
 
 class TelemetryCollector:
-    """Keeps the last records in a ring; never raises, never runs user formatters.
+    """Keeps the last records in rings (one shared, one per outermost scope); never raises,
+    never runs user formatters.
 
     No lock on the logging path: ``deque.append`` is atomic, and a lock there could
     deadlock when a ``__del__`` run by the garbage collector logs while it is held.
@@ -108,32 +117,33 @@ class TelemetryCollector:
     def widen(self, size: int, level: int) -> None:
         """Serve one more notifier: keep enough entries and low enough levels for all."""
         if size > (self._entries.maxlen or 0):
-            self._entries = collections.deque(self._copy(), maxlen=size)
+            self._entries = collections.deque(_copy(self._entries), maxlen=size)
         self.level = min(self.level, level)
 
     def observe(self, record: logging.LogRecord) -> None:
         if record.levelno >= self.level and not is_excluded(record):
-            self._entries.append(_Entry(record))
+            owner = current_scope().owner
+            if owner is None:
+                self._entries.append(_Entry(record))
+                return
+            ring = owner.records
+            if ring is None:  # two threads of one request may both make one: a record lost
+                ring = owner.records = collections.deque(maxlen=self._entries.maxlen)
+            ring.append(_Entry(record))
 
-    def _copy(self) -> Tuple[_Entry, ...]:
-        """A snapshot; another thread appending meanwhile makes one try fail, so retry."""
-        for _ in range(MAX_COPY_ATTEMPTS):
-            try:
-                return tuple(self._entries)
-            except RuntimeError:
-                continue
-        return ()
+    def snapshot(self, level: int, limit: int, exclude: Optional[logging.LogRecord] = None,
+                 owner: Optional[Owner] = None) -> LazyTelemetry:
+        """Telemetry for one item of ``owner``'s block (``None``: outside every block),
+        taken now and built later, on a sender thread.
 
-    def snapshot(self, level: int, limit: int,
-                 exclude: Optional[logging.LogRecord] = None) -> LazyTelemetry:
-        """Telemetry for one item, taken now and built later, on a sender thread.
-
-        The caller pays only for copying the ring's references; filtering and
+        The caller pays only for copying the rings' references; merging, filtering and
         formatting the records (each once, then cached) happen with the payload.
         """
-        entries = self._copy()
+        shared = _copy(self._entries)
+        own = _copy(owner.records) if owner is not None and owner.records is not None else ()
 
         def events() -> List[Dict[str, Any]]:
+            entries = sorted(shared + own, key=_created) if own else shared
             chosen: List[Dict[str, Any]] = []
             for entry in reversed(entries):
                 if len(chosen) >= limit:
@@ -147,6 +157,20 @@ class TelemetryCollector:
             return chosen
 
         return events
+
+
+def _copy(ring: Deque[_Entry]) -> Tuple[_Entry, ...]:
+    """A snapshot; another thread appending meanwhile makes one try fail, so retry."""
+    for _ in range(MAX_COPY_ATTEMPTS):
+        try:
+            return tuple(ring)
+        except RuntimeError:
+            continue
+    return ()
+
+
+def _created(entry: _Entry) -> float:
+    return entry.record.created
 
 
 _install_lock = threading.Lock()
@@ -176,14 +200,15 @@ def attach(size: int, level: int) -> TelemetryCollector:
         return collector
 
 
-def recent(level: int, limit: int,
-           exclude: Optional[logging.LogRecord] = None) -> Optional[LazyTelemetry]:
-    """Telemetry for an item, or ``None`` when nothing is collected (so the key is omitted)."""
+def recent(level: int, limit: int, exclude: Optional[logging.LogRecord] = None,
+           owner: Optional[Owner] = None) -> Optional[LazyTelemetry]:
+    """Telemetry for an item of ``owner``'s block, or ``None`` when nothing is collected
+    (so the key is omitted)."""
     collector = _collector
     if collector is None or limit <= 0:
         return None
     try:
-        return collector.snapshot(level, limit, exclude)
+        return collector.snapshot(level, limit, exclude, owner)
     except Exception:
         log.debug("rollbar_notifier: reading telemetry failed", exc_info=True)
         return None

@@ -439,3 +439,33 @@ def test_a_record_handled_on_a_listener_thread_keeps_its_own_thread_and_time(
     data = occurrence["data"]
     assert data["custom"]["thread"] == "request-7"
     assert data["timestamp"] == record_time
+
+
+def test_the_context_is_the_extra_one_then_the_scopes_then_the_loggers(
+        devserver: DevServer, make_handler: Callable[..., RollbarHandler]) -> None:
+    from rollbar_notifier import scope
+
+    handler = make_handler()
+    log = logging.getLogger("django.request")
+    with scope(context="GET /orders/{id}", framework="django"):
+        log.error("in a route")
+        log.error("with its own context", extra={"context": "mine"})
+    log.error("outside any scope")
+    items = {d["body"]["message"]["body"]: d for d in settle(handler, devserver, 3)}
+    assert items["in a route"]["context"] == "GET /orders/{id}"
+    assert items["in a route"]["framework"] == "django"
+    assert items["with its own context"]["context"] == "mine"
+    assert items["outside any scope"]["context"] == "django.request"
+    assert "framework" not in items["outside any scope"]
+
+
+def test_a_handler_without_telemetry_sends_none(devserver: DevServer,
+                                                make_handler: Callable[..., RollbarHandler]
+                                                ) -> None:
+    """Its notifier collects anyway (every active notifier does): only its items go
+    without."""
+    handler = make_handler(telemetry=False)
+    logging.getLogger("app").info("collected, not sent")
+    logging.getLogger("app").error("failed")
+    (data,) = settle(handler, devserver, 1)
+    assert "telemetry" not in data["body"]

@@ -27,3 +27,14 @@ def test_the_package_ships_type_information():
     import importlib.resources
 
     assert (importlib.resources.files("rollbar_notifier") / "py.typed").is_file()
+
+
+def test_scope_is_the_function_though_a_module_has_its_name():
+    """Importing the module ``rollbar_notifier.scope`` (as the notifier does) must not make
+    the package attribute the module."""
+    import rollbar_notifier.notifier  # imports the module rollbar_notifier.scope
+    from rollbar_notifier.scope import Scope
+
+    assert {"scope", "set_person", "set_context", "set_extra"} <= set(rollbar_notifier.__all__)
+    with rollbar_notifier.scope(context="GET /") as current:
+        assert isinstance(current, Scope) and current.context == "GET /"
