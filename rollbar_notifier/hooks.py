@@ -52,8 +52,7 @@ class _Hooks:
             notifier = resolve_notifier(self.notifier)
             if notifier is not None:
                 notifier.report(ReportFields(exception=(exc_type, exc, tb), level=level,
-                                             description=description,
-                                             telemetry=notifier.telemetry()))
+                                             description=description))
             return notifier
         except Exception:
             log.debug("rollbar_notifier: reporting an uncaught exception failed", exc_info=True)
@@ -162,6 +161,6 @@ def _report_asyncio(notifier: Optional[Notifier], context: Dict[str, Any]) -> No
         info = exc_info_of(exc) if isinstance(exc, BaseException) else None
         notifier.report(ReportFields(exception=info, message=message,
                                      description=message if info else None, level="error",
-                                     extra=extra, telemetry=notifier.telemetry()))
+                                     extra=extra))
     except Exception:
         log.debug("rollbar_notifier: reporting an asyncio exception failed", exc_info=True)
