@@ -6,8 +6,8 @@ import sys
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from reports import capture_exception, capture_message
 
-from rollbar_notifier.capture import capture_exception, capture_message
 from rollbar_notifier.config import MAX_BODY_BYTES, MIN_BODY_BYTES, Config
 from rollbar_notifier.devserver.validate import validate_item
 from rollbar_notifier.item import ItemBuilder
@@ -42,24 +42,80 @@ def cyclic_dict():
     return value
 
 
+def non_utf8_bytes():
+    return b"\xff\xfe" * 100_000
+
+
+def wide_list(value):
+    return [value] * 500
+
+
+def holders(value):
+    """The lists and dicts inside ``value`` (cycles followed once): where more can go."""
+    found, seen, pending = [], set(), [value]
+    while pending:
+        current = pending.pop()
+        if isinstance(current, (list, dict)) and id(current) not in seen:
+            seen.add(id(current))
+            found.append(current)
+            pending.extend(current.values() if isinstance(current, dict) else current)
+    return found
+
+
+# Every kind of hostile value below is as huge, deep or wide as ever; what is bounded is
+# how they multiply. The library copies locals in up to 20 frames per trace (a container
+# shared by those frames is copied once, then encoded once per reference), ``extra`` in
+# 200-item containers and a ``before_send`` result up to 50,000 nodes. So a list repeated
+# inside a repeated list, or 60 leaves each building a 3 MB repr, made some seeds build
+# items of 17-170 MB and take up to a minute. Hence: at most MAX_COSTLY costly values per
+# generated value, and no repeated list of a HugeRepr or of anything repeated.
+MAX_COSTLY = 4
 huge_text = st.builds(lambda ch, n: ch * n,
                       st.sampled_from(["x", "é", "€", "😀", "\ud800", "\x00", '"']),
-                      st.integers(0, 400_000))
-leaf = st.one_of(
+                      st.integers(0, 400_000) | st.integers(200_000, 400_000))
+"""Up to 1.6 MB, half of it over 200,000 characters (hypothesis favours small sizes)."""
+deep = st.integers(1, 5000).map(deep_list)
+small_leaf = st.one_of(
     st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True),
-    st.text(), huge_text, st.binary(max_size=50), st.just(b"\xff\xfe" * 100_000),
-    st.builds(HostileRepr), st.builds(HugeRepr), st.builds(cyclic_dict),
-    st.integers(1, 5000).map(deep_list),
+    st.text(), st.binary(max_size=50), st.builds(HostileRepr), st.builds(cyclic_dict),
 )
-nested = st.recursive(
-    leaf,
+"""Leaves that cost next to nothing however often they are visited."""
+costly = st.one_of(
+    huge_text, st.builds(non_utf8_bytes), st.builds(HugeRepr), deep,
+    st.builds(wide_list, st.one_of(huge_text, st.builds(non_utf8_bytes))),
+    st.builds(wide_list, st.one_of(small_leaf, deep, st.lists(small_leaf, max_size=5))),
+)
+"""Megabytes, 5000 levels, a 3 MB ``__repr__``, or 500 references to one value."""
+shape = st.recursive(
+    small_leaf,
     lambda children: st.one_of(
         st.lists(children, max_size=30),
         st.dictionaries(st.text(max_size=30), children, max_size=30),
-        st.builds(lambda c: [c] * 500, children),
     ),
     max_leaves=60,
 )
+"""Deep and wide nesting of up to 60 cheap leaves."""
+
+
+@st.composite
+def shape_with_costly_values(draw):
+    """A shape with 1 to MAX_COSTLY costly values put anywhere inside it."""
+    value = draw(shape)
+    costly_values = draw(st.lists(costly, min_size=1, max_size=MAX_COSTLY))
+    places = holders(value)
+    if not places:
+        value = [value]
+        places = [value]
+    for extra_value in costly_values:
+        place = draw(st.sampled_from(places))
+        if isinstance(place, dict):
+            place[draw(st.text(max_size=30))] = extra_value
+        else:
+            place.insert(draw(st.integers(0, len(place))), extra_value)
+    return value
+
+
+nested = st.one_of(costly, shape_with_costly_values())
 
 
 def raise_deep(depth, message, local_value):
@@ -76,7 +132,7 @@ def innermost_method(data):
 
 
 def assert_fits(body: bytes, limit: int = MAX_BODY_BYTES):
-    """Within the limit, and an item the devserver (which follows SPEC.md) accepts."""
+    """Within the limit, and an item the devserver (which follows docs/rollbar-api.md) accepts."""
     assert len(body) <= limit
     payload = json.loads(body.decode("utf-8"))
     validate_item(payload)
