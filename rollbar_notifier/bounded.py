@@ -11,8 +11,9 @@ from __future__ import annotations
 import dataclasses
 import math
 import reprlib
+import time
 from collections.abc import Mapping as AbcMapping
-from typing import Any, Dict, List, Optional, Set
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 MAX_STRING = 1024
 MAX_ITEMS = 20
@@ -23,6 +24,7 @@ MAX_MESSAGE = 8192
 MAX_NAME = 1024
 
 _CONTAINERS = (AbcMapping, list, tuple, set, frozenset)
+_PLAIN = frozenset({dict, list, tuple})
 
 
 class _BoundedRepr(reprlib.Repr):
@@ -73,11 +75,7 @@ def safe_repr(value: Any, limit: int = MAX_STRING) -> str:
 
 
 def _fallback(value: Any) -> str:
-    try:
-        name = type(value).__qualname__
-    except Exception:
-        name = "object"
-    return f"<unprintable {name} object>"
+    return f"<unprintable {_type_name(value)} object>"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,7 +94,9 @@ class Limits:
 
 
 LOCALS_LIMITS = Limits()
-FRAME_LIMITS = Limits(max_nodes=500)
+FRAME_LIMITS = Limits(max_nodes=500, max_chars=16384)
+"""The locals of one frame; a capture's frames share a pool of a few times this, so one
+frame full of long strings leaves room for the next ones."""
 EXTRA_LIMITS = Limits(max_string=EXTRA_MAX_STRING, max_items=EXTRA_MAX_ITEMS, max_depth=6,
                       max_nodes=5000, max_chars=262144)
 PAYLOAD_LIMITS = Limits(max_string=131072, max_items=1000, max_depth=32, max_nodes=50000,
@@ -104,21 +104,68 @@ PAYLOAD_LIMITS = Limits(max_string=131072, max_items=1000, max_depth=32, max_nod
 """For whole payloads reshaped by a ``before_send`` hook: bounded like everything else."""
 
 
-class Budget:
-    __slots__ = ("chars", "limits", "memo", "nodes", "seen")
+Memo = Dict[Tuple[int, bool], Tuple[Any, Any, int, int]]
+"""(id, shallow) -> (the object, its copy, nodes and chars the copy cost). Holding the
+object keeps its id from being reused by another object during the capture."""
 
-    def __init__(self, limits: Limits, memo: Optional[Dict[int, Any]] = None) -> None:
+
+class Shared:
+    """What every snapshot of one capture draws from: one memo, one size pool, one deadline.
+
+    Per-value limits alone multiply: 20 frames of 50 locals each, in 20 chained
+    exceptions, can each hold the same large container. The pool caps the sum; the
+    memo makes an object referenced many times cost one ``__repr__`` call (but its size
+    each time it is shown); past the deadline, values are no longer copied at all.
+    """
+
+    __slots__ = ("chars", "deadline", "memo", "nodes")
+
+    def __init__(self, nodes: int, chars: int, deadline: float = math.inf,
+                 memo: Optional[Memo] = None) -> None:
+        self.nodes = nodes
+        self.chars = chars
+        self.deadline = deadline
+        self.memo: Memo = {} if memo is None else memo
+
+    @property
+    def spent(self) -> bool:
+        return self.nodes <= 0 or self.chars <= 0
+
+    def out_of_time(self) -> bool:
+        return time.monotonic() > self.deadline
+
+
+class Budget:
+    """The limits of one copy (a frame's locals, one argument), drawn from a pool.
+
+    It starts with what its limits allow and the pool still has; :meth:`close` charges
+    the pool with what was used. One budget of a pool is open at a time.
+    """
+
+    __slots__ = ("chars", "limits", "nodes", "seen", "shared", "taken")
+
+    def __init__(self, limits: Limits, shared: Optional[Shared] = None,
+                 reserve: Tuple[int, int] = (0, 0)) -> None:
+        """``reserve``: (nodes, chars) of the pool this budget must leave to others."""
         self.limits = limits
-        self.nodes = limits.max_nodes
-        self.chars = limits.max_chars
+        if shared is None:
+            shared = Shared(limits.max_nodes, limits.max_chars)
+        self.shared = shared
+        nodes, chars = shared.nodes - reserve[0], shared.chars - reserve[1]
+        self.nodes = limits.max_nodes if limits.max_nodes < nodes else nodes
+        self.chars = limits.max_chars if limits.max_chars < chars else chars
+        self.taken = (self.nodes, self.chars)
         self.seen: Set[int] = set()
-        self.memo = memo
-        """Containers already copied in this capture: an argument passed down 200 frames
-        is copied once. Ids are stable because the frames keep the objects alive."""
 
     def copy(self, value: Any) -> Any:
         """A bounded copy of ``value`` drawn from this budget (see :func:`snapshot`)."""
         return _snapshot(value, self, 0)
+
+    def close(self) -> None:
+        nodes, chars = self.taken
+        self.shared.nodes -= nodes - self.nodes
+        self.shared.chars -= chars - self.chars
+        self.taken = (self.nodes, self.chars)
 
     def cut(self, text: str, limit: int) -> str:
         """``text`` within both its own limit and what is left of the whole budget."""
@@ -139,6 +186,7 @@ def snapshot(value: Any, limits: Limits = LOCALS_LIMITS) -> Any:
     return Budget(limits).copy(value)
 
 
+OUT_OF_TIME = "<not copied: the capture ran out of time>"
 _SCALARS = (type(None), bool, float)
 
 
@@ -153,52 +201,88 @@ def _snapshot(value: Any, budget: Budget, depth: int) -> Any:
             return value if -(2**63) <= value < 2**63 else safe_repr(value, 100)
         if kind in _SCALARS:
             return value if kind is not float or math.isfinite(value) else repr(value)
-        if isinstance(value, str):
-            return budget.cut(str(value), limits.max_string)
-        if kind in (dict, list, tuple) or isinstance(value, _CONTAINERS):
-            return _snapshot_container(value, budget, depth)
-        return budget.cut(safe_repr(value, limits.max_string), limits.max_string)
+        return _memoised(value, budget, depth, depth >= limits.max_depth or budget.nodes <= 0)
     except Exception:
         return _fallback(value)
 
 
-def _snapshot_container(value: Any, budget: Budget, depth: int) -> Any:
-    key = id(value)
-    if budget.memo is not None and key in budget.memo:
-        return budget.memo[key]
-    if depth >= budget.limits.max_depth or budget.nodes <= 0:
-        return safe_repr(value, min(budget.limits.max_string, 200))
-    if key in budget.seen:
-        return f"<cycle {type(value).__qualname__}>"
-    budget.seen.add(key)
+def _memoised(value: Any, budget: Budget, depth: int, shallow: bool) -> Any:
+    """Copy an object that may run user code once per capture; each use pays its size."""
+    shared = budget.shared
+    key = (id(value), shallow)
+    entry = shared.memo.get(key)
+    if entry is not None:
+        _, copied, nodes, chars = entry
+        if type(copied) is str:
+            return budget.cut(copied, budget.limits.max_string)
+        if budget.nodes < nodes or budget.chars < chars:
+            placeholder = f"<repeated {_type_name(value)}>"
+            budget.chars -= len(placeholder)
+            return placeholder
+        budget.nodes -= nodes
+        budget.chars -= chars
+        return copied
+    if not shallow and id(value) in budget.seen:
+        return f"<cycle {_type_name(value)}>"
+    plain = type(value) in _PLAIN
+    if not plain and shared.out_of_time():
+        return OUT_OF_TIME
+    nodes, chars = budget.nodes, budget.chars
+    copied = _copy(value, budget, depth, shallow, plain)
+    shared.memo[key] = (value, copied, nodes - budget.nodes, chars - budget.chars)
+    return copied
+
+
+def _copy(value: Any, budget: Budget, depth: int, shallow: bool, plain: bool) -> Any:
+    """``plain``: a dict, list or tuple, whose copy runs no user code but its items'."""
+    limits = budget.limits
+    if not plain:
+        if isinstance(value, str):
+            return budget.cut(str(value), limits.max_string)
+        if not isinstance(value, _CONTAINERS):
+            return budget.cut(safe_repr(value, limits.max_string), limits.max_string)
+    if shallow:
+        return budget.cut(safe_repr(value, min(limits.max_string, 200)), limits.max_string)
+    budget.seen.add(id(value))
     try:
-        if isinstance(value, AbcMapping):
-            result: Any = _snapshot_mapping(value, budget, depth)
-        else:
-            result = _snapshot_sequence(value, budget, depth)
+        if type(value) is dict or (not plain and isinstance(value, AbcMapping)):
+            return _snapshot_mapping(value, budget, depth)
+        return _snapshot_sequence(value, budget, depth)
     finally:
-        budget.seen.discard(key)
-    if budget.memo is not None:
-        budget.memo[key] = result
-    return result
+        budget.seen.discard(id(value))
+
+
+def _type_name(value: Any) -> str:
+    try:
+        return str(type(value).__qualname__)
+    except Exception:
+        return "object"
 
 
 def _snapshot_mapping(value: AbcMapping[Any, Any], budget: Budget, depth: int) -> Dict[str, Any]:
     result: Dict[str, Any] = {}
     for index, (key, item) in enumerate(value.items()):
-        if index >= budget.limits.max_items or budget.nodes <= 0:
-            result["..."] = f"{len(value) - index} more items"
+        if index >= budget.limits.max_items or budget.nodes <= 0 or budget.chars <= 0:
+            result["..."] = _more(value, index)
             break
-        name = key if isinstance(key, str) else safe_repr(key, 200)
-        result[str(name)[:MAX_NAME]] = _snapshot(item, budget, depth + 1)
+        name = budget.cut(str(key if type(key) is str else _memoised(key, budget, depth, True)),
+                          MAX_NAME)
+        result[name] = _snapshot(item, budget, depth + 1)
     return result
 
 
 def _snapshot_sequence(value: Any, budget: Budget, depth: int) -> List[Any]:
     result: List[Any] = []
     for index, item in enumerate(value):
-        if index >= budget.limits.max_items or budget.nodes <= 0:
-            result.append(f"... {len(value) - index} more items")
+        if index >= budget.limits.max_items or budget.nodes <= 0 or budget.chars <= 0:
+            result.append("... " + _more(value, index))
             break
         result.append(_snapshot(item, budget, depth + 1))
     return result
+
+
+def _more(value: Any, index: int) -> str:
+    try:
+        return f"{len(value) - index} more items"
+    except Exception:
+        return "more items"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import json
 import logging
 import threading
 from typing import Callable, Dict, List, Optional, Set, Tuple, Union
@@ -19,10 +20,12 @@ from .config import Config
 from .decision import Action, Outcome, classify, decide
 from .event import Event
 from .item import ItemBuilder
+from .last_resort import warn
 from .retry import Random, RetryPolicy
 from .spool import Spool, uuid_of
 from .stats import Counters, DropReason
 from .transport import Request, Transport
+from .truncate import fit
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +56,7 @@ class Job:
     event: Optional[Event] = None
     """Kept so a 413 can rebuild the item smaller; ``None`` for spooled items."""
     spool_name: Optional[str] = None
+    """For a replayed item, this sender's claim on its spool file."""
     rebuilt: bool = False
 
 
@@ -85,6 +89,7 @@ class Delivery:
         self._draining = False
         self._spool_due = bool(self.spool and self.spool.pending())
         self._logged: Set[Tuple[str, Optional[str]]] = set()
+        self._kinds: Set[str] = set()
 
     def job_for(self, event: Event) -> Optional[Job]:
         """The encoded item; ``None`` (and counted) when ``before_send`` dropped it."""
@@ -142,6 +147,9 @@ class Delivery:
                 return Result.DROPPED
             self.counters.add("retried")
             failures += 1
+            if outcome.retry_after is None:
+                self._tell(outcome, "rollbar_notifier: could not deliver an item (%s): %s; "
+                                    "retrying", each_message=False)
             if decision.action is Action.GIVE_UP:
                 log.info("rollbar_notifier: giving up on item %s after %d attempt(s): %s",
                          job.uuid, failures, outcome.message or outcome.reason)
@@ -197,20 +205,36 @@ class Delivery:
 
     def _refused(self, outcome: Outcome) -> None:
         self.counters.drop(outcome.reason)
+        self._tell(outcome, "rollbar_notifier: the server refused an item (%s): %s",
+                   each_message=True)
+
+    def _tell(self, outcome: Outcome, text: str, each_message: bool) -> None:
+        """The first failure of each kind is a warning that reaches stderr when nothing
+        else would show it (see :mod:`.last_resort`): a bad token or a wrong endpoint must
+        not go unnoticed. Later refusals are logged once per server message."""
         key = (outcome.reason, outcome.message)
         with self._lock:
-            first = key not in self._logged and len(self._logged) < MAX_LOGGED_REASONS
+            room = len(self._logged) < MAX_LOGGED_REASONS
+            new_kind = room and outcome.reason not in self._kinds
+            first = new_kind or (each_message and room and key not in self._logged)
             if first:
+                self._kinds.add(outcome.reason)
                 self._logged.add(key)
-        if first:
-            log.warning("rollbar_notifier: the server refused an item (%s): %s",
-                        outcome.reason, outcome.message or "no message")
+        if new_kind:
+            warn(log, text, outcome.reason, outcome.message or "no message")
+        elif first:
+            log.warning(text, outcome.reason, outcome.message or "no message")
 
     # -- spool -------------------------------------------------------------------------
 
     def abandon(self, job: Job, reason: Union[DropReason, str]) -> bool:
-        """Keep an undeliverable item in the spool; ``True`` unless it had to be dropped."""
+        """Keep an undeliverable item in the spool; ``True`` unless it had to be dropped.
+
+        A replayed item is still in the spool: its claim is given back at once, so the
+        next process to drain sends it, even if this one exits before its sender does."""
         if job.spool_name is not None:
+            if self.spool is not None:
+                self.spool.release(job.spool_name)
             return True
         if self.spool is not None:
             written, evicted = self.spool.write(job.uuid, job.body)
@@ -235,27 +259,45 @@ class Delivery:
             self._spool_due = True
 
     def drain_spool(self, policy: RetryPolicy, patient: bool) -> None:
-        """Send spooled items oldest first; stop at the first one the server will not take."""
-        if self.spool is None:
+        """Send spooled items oldest first; stop at the first one the server will not take.
+
+        Each file is claimed before it is read, so processes draining one spool never
+        send an item twice; one another process holds is skipped."""
+        spool = self.spool
+        if spool is None:
             return
         with self._lock:
             if self._draining:
                 return
             self._draining = True
         try:
-            for name in self.spool.pending():
+            for name in spool.pending():
                 if self.stop.is_set():
                     return
-                body = self.spool.read(name)
-                if body is None:
-                    continue
-                job = Job(uuid_of(name), body, len(body), spool_name=name)
-                result = self.deliver_tracked(job, policy, patient)
-                if result in (Result.SENT, Result.DROPPED):
-                    self.spool.remove(name)
+                claim = spool.claim(name)
+                if claim is None or self._replay(spool, claim, policy, patient):
                     continue
                 self.mark_spool_due()
                 return
         finally:
             with self._lock:
                 self._draining = False
+
+    def _replay(self, spool: Spool, claim: str, policy: RetryPolicy, patient: bool) -> bool:
+        """Deliver one claimed file; ``False`` when it stays in the spool (claim released).
+
+        A file over ``max_body_bytes`` (written under a larger limit, or not by us) is
+        fitted to the limit first, keeping its uuid."""
+        body = spool.read(claim)
+        if body is None:
+            return True
+        limit = self.config.max_body_bytes
+        if len(body) > limit:
+            body = fit(json.loads(body), limit)
+        result = self.deliver_tracked(Job(uuid_of(claim), body, len(body), spool_name=claim),
+                                      policy, patient)
+        if result in (Result.SENT, Result.DROPPED):
+            spool.remove(claim)
+            return True
+        spool.release(claim)
+        return False

@@ -12,10 +12,11 @@ from typing import Any, Dict, Optional
 
 from .bounded import PAYLOAD_LIMITS, snapshot
 from .config import Config
+from .contract import BODY_KINDS
 from .event import Event
 from .payload import build_payload
 from .scrub import Scrubber
-from .truncate import encode, fit
+from .truncate import add_diagnostic, encode, fit
 
 log = logging.getLogger(__name__)
 
@@ -26,13 +27,14 @@ class ItemBuilder:
     def __init__(self, config: Config) -> None:
         self.config = config
         secrets = (config.access_token,) if config.access_token else ()
-        self.scrubber = Scrubber(config.scrub_fields, secrets)
+        self.scrubber = Scrubber(config.scrub_fields, secrets, config.scrub_patterns)
 
     def build(self, event: Event, limit: Optional[int] = None) -> Optional[bytes]:
         """The encoded item, or ``None`` when ``before_send`` dropped it. Never raises."""
         limit = limit or self.config.max_body_bytes
         try:
-            payload = self.scrubber.scrub(build_payload(event, self.config))
+            payload = self.scrubber.scrub(_noted(build_payload(event, self.config),
+                                                 event.diagnostic))
         except Exception:
             log.warning("rollbar_notifier could not build an item; sending a minimal one",
                         exc_info=True)
@@ -49,18 +51,20 @@ class ItemBuilder:
         # The hook works on its own copy: if it edits and then raises, nothing it did ships.
         try:
             result = hook(json.loads(encode(payload)))
-        except Exception:
+        except Exception as exc:
             log.warning("rollbar_notifier: before_send raised; sending the item unchanged",
                         exc_info=True)
-            return payload
+            return _noted(payload, {"before_send": f"raised {type(exc).__name__}; the item "
+                                                   "was sent unchanged"})
         if result is None:
             return None
-        if not isinstance(result, dict):
-            log.warning("rollbar_notifier: before_send returned %s, not a dict; sending the "
-                        "item unchanged", type(result).__name__)
-            return payload
-        sanitized: Dict[str, Any] = snapshot(result, PAYLOAD_LIMITS)
-        return sanitized
+        sanitized = snapshot(result, PAYLOAD_LIMITS) if isinstance(result, dict) else result
+        problem = _shape_problem(sanitized)
+        if problem is None:
+            accepted: Dict[str, Any] = sanitized
+            return accepted
+        log.warning("rollbar_notifier: before_send %s; sending the item unchanged", problem)
+        return _noted(payload, {"before_send": f"{problem}; the item was sent unchanged"})
 
     def _fallback(self, event: Event) -> Dict[str, Any]:
         body: Dict[str, Any]
@@ -76,3 +80,22 @@ class ItemBuilder:
         return {"data": {"environment": self.config.environment, "level": event.level,
                          "timestamp": event.timestamp, "uuid": event.uuid,
                          "language": "python", "platform": self.config.platform, "body": body}}
+
+
+def _noted(payload: Dict[str, Any], diagnostic: Dict[str, Any]) -> Dict[str, Any]:
+    for key, value in diagnostic.items():
+        add_diagnostic(payload, key, value)
+    return payload
+
+
+def _shape_problem(result: Any) -> Optional[str]:
+    """Why the server would refuse a hook's result whatever its fields hold, if it would."""
+    if not isinstance(result, dict):
+        return f"returned {type(result).__name__}, not a dict"
+    data = result.get("data")
+    if not isinstance(data, dict):
+        return f"returned a 'data' of type {type(data).__name__}, not an object"
+    body = data.get("body")
+    if not isinstance(body, dict) or not any(kind in body for kind in BODY_KINDS):
+        return f"returned a 'data.body' without any of {', '.join(BODY_KINDS)}"
+    return None

@@ -18,9 +18,14 @@ from .contract import MAX_BODY_BYTES, body_traces
 log = logging.getLogger(__name__)
 
 Payload = Dict[str, Any]
+Step = Callable[[Payload], int]
+"""One rung of the ladder: cuts ``work`` in place; about how many bytes that saved (0:
+nothing cut). The estimate errs high, by a few bytes per cut, so the ladder may encode
+once more than needed but never cuts more than needed."""
 
-FRAMES_KEPT: Tuple[Tuple[int, int], ...] = ((10, 40), (2, 10))
-"""(outermost, innermost) frames kept per trace by the successive frame steps."""
+FRAMES_KEPT: Tuple[Tuple[int, int, int], ...] = ((10, 40, 10), (2, 10, 2))
+"""By the successive frame steps: (outermost, innermost) frames kept in the first trace,
+and innermost frames kept in every later trace of a chain (up to 19 more traces)."""
 STRING_CAPS: Tuple[int, ...] = (1024, 256, 64)
 CONTAINER_CAPS: Dict[int, int] = {1024: 50, 256: 20, 64: 5}
 """Items kept per list or object at each string cap: wide data shrinks with long data."""
@@ -48,19 +53,29 @@ def encode(payload: Any) -> bytes:
 
 
 def fit(payload: Payload, limit: int = MAX_BODY_BYTES) -> bytes:
-    """Return the encoded payload, shrunk by the ladder until it is at most ``limit`` bytes."""
+    """Return the encoded payload, shrunk by the ladder until it is at most ``limit`` bytes.
+
+    The whole item is encoded again only when the steps' own count of what they cut
+    says it may fit: encoding a large item after every step made its fit cost many
+    times one encoding. A step that found nothing to cut is not recorded.
+    """
     body = encode(payload)
     if len(body) <= limit:
         return body
-    original = len(body)
+    original = size = len(body)
     work: Payload = json.loads(body)
     steps: List[str] = []
     for name, step in _LADDER:
-        step(work)
+        saved = step(work)
+        if not saved:
+            continue
         steps.append(name)
-        body = _with_diagnostic(work, original, steps)
-        if len(body) <= limit:
-            return body
+        size -= saved
+        if size <= limit:
+            body = _with_diagnostic(work, original, steps)
+            size = len(body)
+            if size <= limit:
+                return body
     for frames, cap, ident_cap in MINIMAL_SHAPES:
         body = _with_diagnostic(_minimal(work, frames, cap, ident_cap), original,
                                 [*steps, "minimal"])
@@ -70,27 +85,39 @@ def fit(payload: Payload, limit: int = MAX_BODY_BYTES) -> bytes:
     return body
 
 
-def _with_diagnostic(work: Payload, original: int, steps: List[str]) -> bytes:
-    data = work.setdefault("data", {})
+def add_diagnostic(payload: Payload, key: str, value: Any) -> None:
+    """Set ``data.notifier.diagnostic[key]``, making the objects on the way if needed."""
+    data = payload.get("data")
+    if not isinstance(data, dict):
+        data = payload["data"] = {}
     notifier = data.get("notifier")
     if not isinstance(notifier, dict):
         notifier = data["notifier"] = {}
     diagnostic = notifier.get("diagnostic")
     if not isinstance(diagnostic, dict):
         diagnostic = notifier["diagnostic"] = {}
-    diagnostic["truncated"] = {"original_bytes": original, "steps": list(steps)}
+    diagnostic[key] = value
+
+
+def _with_diagnostic(work: Payload, original: int, steps: List[str]) -> bytes:
+    add_diagnostic(work, "truncated", {"original_bytes": original, "steps": list(steps)})
     return encode(work)
 
 
-def _frames_step(head: int, tail: int) -> Callable[[Payload], None]:
-    def step(work: Payload) -> None:
-        for trace in _traces(work):
+def _frames_step(head: int, tail: int, chained: int) -> Step:
+    def step(work: Payload) -> int:
+        saved = 0
+        for index, trace in enumerate(_traces(work)):
             frames = trace.get("frames")
-            if isinstance(frames, list) and len(frames) > head + tail:
-                omitted = len(frames) - head - tail
-                del frames[head:len(frames) - tail]
+            keep_head, keep_tail = (head, tail) if index == 0 else (0, chained)
+            if isinstance(frames, list) and len(frames) > keep_head + keep_tail:
+                cut = slice(keep_head, len(frames) - keep_tail)
+                saved += len(encode(frames[cut]))
+                omitted = cut.stop - cut.start
+                del frames[cut]
                 previous = trace.get("omitted_frames")
                 trace["omitted_frames"] = omitted + (previous if isinstance(previous, int) else 0)
+        return saved
     return step
 
 
@@ -105,60 +132,67 @@ def _frames(work: Payload) -> List[List[Dict[str, Any]]]:
             if isinstance(trace.get("frames"), list) else [] for trace in _traces(work)]
 
 
-def _drop_outer_locals(work: Payload) -> None:
-    for index, frames in enumerate(_frames(work)):
-        keep = frames[-1] if index == 0 and frames else None
-        for frame in frames:
-            if frame is not keep:
-                frame.pop("locals", None)
-
-
-def _drop_all_locals(work: Payload) -> None:
-    for frames in _frames(work):
-        for frame in frames:
-            frame.pop("locals", None)
-
-
-def _strings_step(cap: int) -> Callable[[Payload], None]:
-    items = CONTAINER_CAPS[cap]
-
-    def shrink(value: Any, key: Optional[str], user: bool) -> Any:
-        user = user or key in _USER_DATA
-        if isinstance(value, str):
-            return value if key in _KEEP_WHOLE or len(value) <= cap else value[:cap] + "..."
-        if isinstance(value, dict):
-            kept = list(value.items())[:items] if user else value.items()
-            return {k: shrink(v, k, user) for k, v in kept}
-        if isinstance(value, list):
-            return [shrink(v, None, user) for v in (value[:items] if user else value)]
-        return value
-
-    def step(work: Payload) -> None:
-        work["data"] = shrink(work.get("data", {}), None, False)
+def _drop_from_frames(key: str, keep_innermost: bool) -> Step:
+    """Remove ``key`` from every frame (but the one that raised, if ``keep_innermost``)."""
+    def step(work: Payload) -> int:
+        saved = 0
+        for index, frames in enumerate(_frames(work)):
+            keep = frames[-1] if keep_innermost and index == 0 and frames else None
+            for frame in frames:
+                if frame is not keep and key in frame:
+                    saved += len(encode({key: frame.pop(key)}))
+        return saved
     return step
 
 
-def _drop_context(work: Payload) -> None:
-    for frames in _frames(work):
-        for frame in frames:
-            frame.pop("context", None)
+def _strings_step(cap: int) -> Step:
+    items = CONTAINER_CAPS[cap]
+
+    def step(work: Payload) -> int:
+        saved = 0
+
+        def shrink(value: Any, key: Optional[str], user: bool) -> Any:
+            nonlocal saved
+            user = user or key in _USER_DATA
+            if isinstance(value, str):
+                if key in _KEEP_WHOLE or len(value) <= cap:
+                    return value
+                cut = value[:cap] + "..."
+                saved += len(encode(value)) - len(encode(cut))
+                return cut
+            if isinstance(value, dict):
+                pairs = list(value.items())
+                if user and len(pairs) > items:
+                    saved += len(encode(dict(pairs[items:])))
+                    pairs = pairs[:items]
+                return {k: shrink(v, k, user) for k, v in pairs}
+            if isinstance(value, list):
+                if user and len(value) > items:
+                    saved += len(encode(value[items:]))
+                    value = value[:items]
+                return [shrink(v, None, user) for v in value]
+            return value
+
+        work["data"] = shrink(work.get("data", {}), None, False)
+        return saved
+    return step
 
 
-def _drop_extras(work: Payload) -> None:
+def _drop_extras(work: Payload) -> int:
     data = work.get("data", {})
     body = data.get("body", {})
-    if isinstance(body, dict):
-        body.pop("telemetry", None)
-    for key in ("request", "custom", "person", "client"):
-        data.pop(key, None)
+    places = [(body, "telemetry")] if isinstance(body, dict) else []
+    places += [(data, key) for key in ("request", "custom", "person", "client")]
+    return sum(len(encode({key: place.pop(key)})) for place, key in places if key in place)
 
 
-_LADDER: Tuple[Tuple[str, Callable[[Payload], None]], ...] = (
-    *((f"frames_{head}_{tail}", _frames_step(head, tail)) for head, tail in FRAMES_KEPT),
-    ("locals_outer", _drop_outer_locals),
-    ("locals_all", _drop_all_locals),
+_LADDER: Tuple[Tuple[str, Step], ...] = (
+    *((f"frames_{head}_{tail}", _frames_step(head, tail, chained))
+      for head, tail, chained in FRAMES_KEPT),
+    ("locals_outer", _drop_from_frames("locals", keep_innermost=True)),
+    ("locals_all", _drop_from_frames("locals", keep_innermost=False)),
     *((f"strings_{cap}", _strings_step(cap)) for cap in STRING_CAPS),
-    ("context_lines", _drop_context),
+    ("context_lines", _drop_from_frames("context", keep_innermost=False)),
     ("request_custom_telemetry", _drop_extras),
 )
 

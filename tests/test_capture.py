@@ -162,3 +162,191 @@ def test_a_bad_optional_argument_costs_that_field_never_the_report():
     assert event.extra == {"extra": "just text"}
     assert event.request is None and event.person is None
     assert capture_message("x", person=[("id", 3)]).person == {"id": 3}
+
+
+# -- stand-ins: billiard (Celery), Twisted, Jinja and Cython hand over objects that only
+# look like tracebacks, frames and code objects -------------------------------------------
+
+
+class PartialCode:
+    """Like billiard's ``_Code``: no ``co_kwonlyargcount``, no ``co_varnames`` kept."""
+
+    def __init__(self, code):
+        self.co_filename = code.co_filename
+        self.co_name = code.co_name
+        self.co_argcount = code.co_argcount
+        self.co_flags = code.co_flags
+        self.co_varnames = ()
+
+
+class PartialFrame:
+    def __init__(self, frame):
+        self.f_code = PartialCode(frame.f_code)
+        self.f_lineno = frame.f_lineno
+        self.f_globals = {"__file__": frame.f_globals.get("__file__"), "__name__": "x"}
+        self.f_locals = {}
+
+
+class PartialTraceback:
+    def __init__(self, tb):
+        self.tb_frame = PartialFrame(tb.tb_frame)
+        self.tb_lineno = tb.tb_lineno
+        self.tb_next = None if tb.tb_next is None else PartialTraceback(tb.tb_next)
+
+
+class BareCode:
+    """Like Twisted's fake code: a name and a file name, nothing else."""
+
+    def __init__(self, name, filename):
+        self.co_name = name
+        self.co_filename = filename
+
+
+class BareFrame:
+    def __init__(self, code, lineno):
+        self.f_code = code
+        self.f_lineno = lineno
+
+
+class BareTraceback:
+    """No ``tb_lineno``: the frame's line is used."""
+
+    def __init__(self, frame, following=None):
+        self.tb_frame = frame
+        self.tb_next = following
+
+
+class RaisingAttributes:
+    """Every attribute read raises something other than AttributeError."""
+
+    def __getattr__(self, name):
+        raise RuntimeError(f"no {name}")
+
+
+def test_a_billiard_style_traceback_is_captured_with_what_it_has():
+    exc = raise_in(fail, 1, 2, 3, flag=False)
+    real = capture_exception(exc).traces[0].frames
+    event = capture_exception((ValueError, exc, PartialTraceback(exc.__traceback__)))
+    frames = event.traces[0].frames
+    assert [(f.filename, f.lineno, f.method) for f in frames] == [
+        (f.filename, f.lineno, f.method) for f in real]
+    assert frames[-1].argspec == [] and frames[-1].locals == {}
+    assert event.traces[0].message == "inner"
+
+
+def test_bare_and_hostile_stand_ins_cost_only_their_missing_fields():
+    code = BareCode("render", "templates/page.html")
+    tb = BareTraceback(BareFrame(code, 12), BareTraceback(RaisingAttributes(),
+                                                          BareTraceback(BareFrame(None, None))))
+    event = capture_exception((KeyError, KeyError("k"), tb))
+    frames = event.traces[0].frames
+    assert [(f.filename, f.lineno, f.method) for f in frames] == [
+        ("templates/page.html", 12, "render"), ("<unknown>", None, "<unknown>"),
+        ("<unknown>", None, "<unknown>")]
+    assert all(f.locals is None and f.argspec == [] for f in frames)
+
+
+def test_a_traceback_that_loops_is_walked_a_bounded_number_of_times():
+    from rollbar_notifier.capture import MAX_TRACEBACK_WALK
+
+    loop = BareTraceback(BareFrame(BareCode("again", "loop.py"), 1))
+    loop.tb_next = loop
+    event = capture_exception((ValueError, ValueError("loop"), loop))
+    trace = event.traces[0]
+    assert len(trace.frames) == MAX_FRAMES_HEAD + MAX_FRAMES_TAIL
+    assert trace.omitted_frames == MAX_TRACEBACK_WALK - len(trace.frames)
+
+
+def test_a_stand_in_traceback_reaches_the_server(devserver):
+    from delivered import delivered, notifier_for
+
+    exc = raise_in(fail, 1)
+    notifier = notifier_for(devserver)
+    try:
+        uuid = notifier.report_exception((ValueError, exc, PartialTraceback(exc.__traceback__)))
+        data = delivered(notifier, devserver, 1)[uuid]
+    finally:
+        notifier.close(timeout=1)
+    frame = data["body"]["trace"]["frames"][-1]
+    assert (frame["method"], frame["filename"]) == ("fail", __file__)
+    assert frame["code"].strip() == 'raise ValueError("inner")'
+
+
+# -- one memo, one pool and one deadline per capture ----------------------------------
+
+
+class CountedRepr:
+    calls = 0
+
+    def __repr__(self):
+        CountedRepr.calls += 1
+        return "<counted>"
+
+
+def pass_down(depth, held):
+    alias = held  # noqa: F841 - a second local holding the same object
+    if depth:
+        pass_down(depth - 1, held)
+    raise ValueError("deep")
+
+
+def test_an_object_held_by_many_locals_and_extra_is_repred_once():
+    held = CountedRepr()
+    CountedRepr.calls = 0
+    event = capture_exception(raise_in(pass_down, 10, held), extra={"held": held})
+    assert CountedRepr.calls == 1
+    assert event.extra["held"] == "<counted>"
+    assert all(f.locals["held"] == f.locals["alias"] == "<counted>"
+               for f in event.traces[0].frames if f.method == "pass_down")
+
+
+def test_values_made_on_the_fly_are_not_mistaken_for_each_other():
+    """A mapping that builds each value when asked frees it after the copy; the memo must
+    keep it alive, or the next value, given the same id, would be taken for it."""
+    import collections.abc
+
+    class Fresh(collections.abc.Mapping):
+        def __getitem__(self, key):
+            return [key]
+
+        def __iter__(self):
+            return iter(range(5))
+
+        def __len__(self):
+            return 5
+
+    event = capture_message("x", extra={"fresh": Fresh()})
+    assert event.extra["fresh"] == {"0": [0], "1": [1], "2": [2], "3": [3], "4": [4]}
+
+
+def test_a_container_shown_in_many_frames_is_paid_for_each_time():
+    from rollbar_notifier.capture import LOCALS_POOL
+
+    big = {f"k{n}": "v" * 1000 for n in range(20)}
+    event = capture_exception(raise_in(pass_down, 30, big))
+    frames = [f for f in event.traces[0].frames if f.locals]
+    assert sum(len(repr(f.locals)) for f in frames) < 1.2 * LOCALS_POOL[1]
+    assert frames[-1].locals["held"]["k0"] == "v" * 1000
+    assert frames[-1].locals["alias"] == frames[0].locals["held"] == "<repeated dict>"
+
+
+def test_a_chain_shares_its_frames_and_every_trace_keeps_its_innermost():
+    from rollbar_notifier.capture import MAX_CHAIN_FRAMES, MIN_TRACE_FRAMES
+
+    def recurse(n, label):
+        if n == 0:
+            raise ValueError(label)
+        recurse(n - 1, label)
+
+    previous = None
+    for label in ["a", "b", "c", "d", "e"]:
+        exc = raise_in(recurse, 98, label)
+        exc.__cause__ = previous
+        previous = exc
+    traces = capture_exception(previous).traces
+    assert [len(t.frames) for t in traces] == [
+        100, 100, MAX_CHAIN_FRAMES - 200, MIN_TRACE_FRAMES, MIN_TRACE_FRAMES]
+    assert [t.omitted_frames for t in traces] == [0, 0, 50, 95, 95]
+    assert all(t.frames[-1].method == "recurse" and t.frames[-1].locals["n"] == 0
+               for t in traces)
+    assert traces[3].frames[0].locals["n"] == MIN_TRACE_FRAMES - 1
