@@ -277,6 +277,9 @@ class Config:
     ignore: Tuple[Type[BaseException], ...] = _option((), _exception_classes, env=False)
     mode: Mode = _option("thread", _choice(*get_args(Mode)))  # noqa: RUF009
     queue_size: int = _option(1000, _number(1, whole=True))
+    queue_bytes: int = _option(32 * 1024 * 1024, _number(1, whole=True))
+    """Estimated bytes the queued events may hold together (see :func:`.worker.footprint`);
+    past it, like past ``queue_size``, the newest report is dropped."""
     senders: int = _option(4, _number(1, whole=True))
     timeout: float = _option(5.0, _number(0, above=True))
     retry_for: float = _option(300.0, _number(0))

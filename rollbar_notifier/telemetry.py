@@ -11,16 +11,16 @@ the configured ones (so a handler attached from ``RollbarHandler.__init__`` woul
 gone before the first record), and a factory also sees records of loggers that do not
 propagate to the root.
 
-A factory sees a record before its logger's filters do, so the collector only keeps
-the record itself in a bounded ring (no formatting: every INFO record of the process
-passes here) and decides when an item is reported: a record goes into telemetry only
-if its logger is still enabled for its level and the logger's filters accept it, so a
-filter that hides secrets from the logs hides them from telemetry too. Each record is
-formatted and checked once, at the first report that includes it, so a report pays
-only for the records logged since the previous one. The price: the last
-``telemetry_size`` records stay alive until pushed out (their arguments included),
-they are formatted as their arguments are at that first report, and a logger's
-filters run a second time on them.
+A factory sees a record before its logger's filters do, and before ``extra=`` is set on
+it, so the collector reduces the record at once to what telemetry sends (its message,
+level, logger, time and thread) and drops it: a record keeps its ``exc_info``, and
+through it every frame and local of a traceback, alive; a queued item must not. Whether
+the record goes into telemetry is decided later, at the first report that includes it:
+only if its logger is still enabled for its level and the logger's filters accept a
+stand-in record carrying that reduced form, so a filter that hides secrets from the logs
+hides them from telemetry too. The price: the message is formatted for every collected
+record (``getMessage``, as any handler would), a logger's filters run a second time,
+and a filter that looks at ``args`` or at ``extra=`` attributes sees neither.
 
 Records are kept apart by scope (:mod:`.scope`): a record logged inside a ``with
 scope()`` block is kept on that block's outermost :class:`~.scope.Owner`, in a ring of
@@ -33,9 +33,11 @@ ring is one context variable read per record.
 from __future__ import annotations
 
 import collections
+import itertools
 import logging
+import operator
 import threading
-from typing import Any, Deque, Dict, List, Optional, Tuple, Union
+from typing import Any, Deque, Dict, Iterable, List, Optional, Tuple, Union
 
 from .bounded import safe_str
 from .event import LazyTelemetry
@@ -62,17 +64,64 @@ def is_excluded(record: logging.LogRecord) -> bool:
     return (record.threadName or "").startswith(EXCLUDED_THREAD_PREFIX)
 
 
-def _was_logged(record: logging.LogRecord) -> bool:
-    """Whether ``record``'s logger let it through: enabled for its level, and its filters
-    accept it. A record no logger made (``makeLogRecord``) is taken as it is."""
-    logger = logging.root if record.name == "root" else \
-        logging.Logger.manager.loggerDict.get(record.name)
-    if not isinstance(logger, logging.Logger):
-        return True
-    try:
-        return logger.isEnabledFor(record.levelno) and bool(logger.filter(record))
-    except Exception:
-        return False
+ENTRY_BYTES = 200
+"""What a collected entry costs beyond its message's characters: the object, its strings'
+headers, its numbers; an over-estimate on 64-bit CPython."""
+
+
+class _Entry:
+    """What telemetry keeps of one record, taken when the record is made; and, once a
+    report has looked at it, its telemetry event (``False`` when its logger rejects it).
+    Two reports computing the event at once agree."""
+
+    __slots__ = ("created", "event", "ident", "level", "logger", "message", "nbytes", "serial",
+                 "thread")
+
+    def __init__(self, record: logging.LogRecord, serial: int) -> None:
+        self.serial = serial
+        self.ident = id(record)
+        self.created: float = record.created
+        self.level: int = record.levelno
+        self.logger: str = record.name
+        self.thread: Optional[str] = record.threadName
+        self.message = _message(record)
+        self.nbytes = ENTRY_BYTES + len(self.message)
+        self.event: Union[bool, Dict[str, Any], None] = None
+
+    def is_record(self, key: Tuple[int, float]) -> bool:
+        """Whether this entry was taken from the record ``key`` names (see :func:`_key`)."""
+        return self.ident == key[0] and self.created == key[1]
+
+    def resolve(self) -> Union[bool, Dict[str, Any]]:
+        if self.event is None:
+            message = self._logged_message()
+            self.event = message is not None and {
+                "level": from_logging(self.level), "type": "log", "source": "server",
+                "timestamp_ms": int(self.created * 1000),
+                "body": {"message": message, "logger": self.logger}}
+        return self.event
+
+    def _logged_message(self) -> Optional[str]:
+        """The message as the record's logger let it through (its filters may rewrite
+        it), or ``None`` when the logger is disabled for the level or a filter rejects it.
+        A record no logger made (``makeLogRecord``) is taken as it is."""
+        logger = logging.root if self.logger == "root" else \
+            logging.Logger.manager.loggerDict.get(self.logger)
+        if not isinstance(logger, logging.Logger):
+            return self.message
+        try:
+            if not logger.isEnabledFor(self.level):
+                return None
+            if not logger.filters:
+                return self.message
+            stand_in = logging.LogRecord(self.logger, self.level, "", 0, self.message, None,
+                                         None)
+            stand_in.created, stand_in.threadName = self.created, self.thread
+            if not logger.filter(stand_in):
+                return None
+            return _message(stand_in)
+        except Exception:
+            return None
 
 
 def _message(record: logging.LogRecord) -> str:
@@ -82,29 +131,76 @@ def _message(record: logging.LogRecord) -> str:
         return safe_str(record.msg, MAX_MESSAGE)
 
 
-class _Entry:
-    """A collected record and, once a report has looked at it, its telemetry event
-    (``False`` when its logger rejects it). Two reports computing it at once agree."""
+def _key(record: logging.LogRecord) -> Tuple[int, float]:
+    """Names a record without holding it: its ``id`` alone could be a dead record's."""
+    return (id(record), record.created)
 
-    __slots__ = ("event", "record")
 
-    def __init__(self, record: logging.LogRecord) -> None:
-        self.record = record
-        self.event: Union[bool, Dict[str, Any], None] = None
+class _Ring(collections.deque):  # type: ignore[type-arg]
+    """The last entries of one scope (or of none), and the newest ``serial`` already
+    charged to an item's snapshot."""
 
-    def resolve(self) -> Union[bool, Dict[str, Any]]:
-        if self.event is None:
-            record = self.record
-            self.event = _was_logged(record) and {
-                "level": from_logging(record.levelno), "type": "log", "source": "server",
-                "timestamp_ms": int(record.created * 1000),
-                "body": {"message": _message(record), "logger": record.name}}
-        return self.event
+    def __init__(self, entries: Iterable[_Entry], maxlen: Optional[int],
+                 charged: int = -1) -> None:
+        super().__init__(entries, maxlen)
+        self.charged = charged
+
+    def charge(self, entries: Tuple[_Entry, ...]) -> int:
+        """Bytes of the ``entries`` (copied from this ring) no earlier snapshot was charged.
+
+        A snapshot keeps its entries alive after the ring pushes them out; counting each
+        entry once, in the first snapshot that takes it, makes the queued items' sum
+        what they hold beyond the rings, instead of up to ``telemetry_size`` times that.
+        Two snapshots taken at once may both count an entry (an over-estimate); an entry
+        whose thread appends it after a newer one was charged is missed (an entry).
+        """
+        charged = self.charged
+        total = 0
+        for entry in reversed(entries):
+            if entry.serial <= charged:
+                break
+            total += entry.nbytes
+        if entries and entries[-1].serial > charged:
+            self.charged = entries[-1].serial
+        return total
+
+
+class Snapshot:
+    """The entries one item will take its telemetry from, built into events when called,
+    on a sender thread. It holds entries only, never a record."""
+
+    __slots__ = ("_exclude", "_level", "_limit", "_own", "_shared", "nbytes")
+
+    def __init__(self, shared: Tuple[_Entry, ...], own: Tuple[_Entry, ...], level: int,
+                 limit: int, exclude: Optional[Tuple[int, float]], nbytes: int) -> None:
+        self._shared = shared
+        self._own = own
+        self._level = level
+        self._limit = limit
+        self._exclude = exclude
+        self.nbytes = nbytes
+        """What this item adds to the memory telemetry holds (see :meth:`_Ring.charge`)."""
+
+    def __call__(self) -> List[Dict[str, Any]]:
+        own = self._own
+        entries = sorted(self._shared + own, key=_created) if own else self._shared
+        chosen: List[Dict[str, Any]] = []
+        exclude = self._exclude
+        for entry in reversed(entries):
+            if len(chosen) >= self._limit:
+                break
+            if entry.level < self._level or (exclude is not None and entry.is_record(exclude)):
+                continue
+            event = entry.resolve()
+            if isinstance(event, dict):  # shared, never copied: no stage edits in place
+                chosen.append(event)
+        chosen.reverse()
+        return chosen
 
 
 class TelemetryCollector:
-    """Keeps the last records in rings (one shared, one per outermost scope); never raises,
-    never runs user formatters.
+    """Keeps the last records, reduced, in rings (one shared, one per outermost scope);
+    never raises, never runs user formatters.
 
     No lock on the logging path: ``deque.append`` is atomic, and a lock there could
     deadlock when a ``__del__`` run by the garbage collector logs while it is held.
@@ -112,51 +208,45 @@ class TelemetryCollector:
 
     def __init__(self, size: int, level: int) -> None:
         self.level = level
-        self._entries: Deque[_Entry] = collections.deque(maxlen=size)
+        self._entries = _Ring((), size)
+        self._serials = itertools.count()
+        """Numbers entries in the order they are made (``next`` is atomic)."""
 
     def widen(self, size: int, level: int) -> None:
         """Serve one more notifier: keep enough entries and low enough levels for all."""
         if size > (self._entries.maxlen or 0):
-            self._entries = collections.deque(_copy(self._entries), maxlen=size)
+            self._entries = _Ring(_copy(self._entries), size, self._entries.charged)
         self.level = min(self.level, level)
 
     def observe(self, record: logging.LogRecord) -> None:
         if record.levelno >= self.level and not is_excluded(record):
             owner = current_scope().owner
+            entry = _Entry(record, next(self._serials))
             if owner is None:
-                self._entries.append(_Entry(record))
+                self._entries.append(entry)
                 return
             ring = owner.records
             if ring is None:  # two threads of one request may both make one: a record lost
-                ring = owner.records = collections.deque(maxlen=self._entries.maxlen)
-            ring.append(_Entry(record))
+                ring = owner.records = _Ring((), self._entries.maxlen)
+            ring.append(entry)
 
     def snapshot(self, level: int, limit: int, exclude: Optional[logging.LogRecord] = None,
-                 owner: Optional[Owner] = None) -> LazyTelemetry:
+                 owner: Optional[Owner] = None) -> Snapshot:
         """Telemetry for one item of ``owner``'s block (``None``: outside every block),
         taken now and built later, on a sender thread.
 
         The caller pays only for copying the rings' references; merging, filtering and
-        formatting the records (each once, then cached) happen with the payload.
+        building the events (each once, then cached) happen with the payload.
         """
-        shared = _copy(self._entries)
-        own = _copy(owner.records) if owner is not None and owner.records is not None else ()
-
-        def events() -> List[Dict[str, Any]]:
-            entries = sorted(shared + own, key=_created) if own else shared
-            chosen: List[Dict[str, Any]] = []
-            for entry in reversed(entries):
-                if len(chosen) >= limit:
-                    break
-                if entry.record.levelno < level or entry.record is exclude:
-                    continue
-                event = entry.resolve()
-                if isinstance(event, dict):  # shared, never copied: no stage edits in place
-                    chosen.append(event)
-            chosen.reverse()
-            return chosen
-
-        return events
+        ring = self._entries
+        shared = _copy(ring)
+        nbytes = ring.charge(shared)
+        own: Tuple[_Entry, ...] = ()
+        if owner is not None and isinstance(owner.records, _Ring):
+            own = _copy(owner.records)
+            nbytes += owner.records.charge(own)
+        return Snapshot(shared, own, level, limit, None if exclude is None else _key(exclude),
+                        nbytes)
 
 
 def _copy(ring: Deque[_Entry]) -> Tuple[_Entry, ...]:
@@ -169,8 +259,7 @@ def _copy(ring: Deque[_Entry]) -> Tuple[_Entry, ...]:
     return ()
 
 
-def _created(entry: _Entry) -> float:
-    return entry.record.created
+_created = operator.attrgetter("created")
 
 
 _install_lock = threading.Lock()

@@ -6,6 +6,12 @@ replays the spool when the server answers again. The queue and the threads are a
 this module owns: what one attempt leads to is :mod:`.decision`'s, how it is carried
 out :mod:`.delivery`'s, and when the process exits or forks :mod:`.lifecycle`'s.
 
+The queue is bounded twice: by ``queue_size`` events and by ``queue_bytes``, an
+estimate of what the queued events hold (:func:`footprint`), made once when the event
+is queued from the sizes capture already bounded; never by encoding it. Past either
+bound the newest report is dropped and counted, and one item reports the loss once the
+queue drains. A queued event holds copies only: no frame, traceback or log record.
+
 Reports that arrive after the ``atexit`` close (a ``MemoryHandler`` flushed by
 ``logging.shutdown()``, which runs later) find no sender left: they are sent in the
 caller's thread within what is left of the exit deadline.
@@ -18,7 +24,7 @@ import queue
 import random
 import threading
 import time
-from typing import Callable, List, Optional, Union
+from typing import Any, Callable, List, Optional, Tuple, Union
 
 from . import lifecycle, losses
 from .blocking import OutageAwareDelivery
@@ -27,6 +33,7 @@ from .delivery import Delivery, Job, Result
 from .event import Event, ReportFields
 from .retry import Random, RetryPolicy
 from .stats import Counters, DropReason, Stats
+from .telemetry import Snapshot
 from .transport import Transport
 
 log = logging.getLogger(__name__)
@@ -48,6 +55,15 @@ class _Marker:
 _DRAIN_SPOOL = _Marker("drain spool")
 _STOP = _Marker("stop")
 QueueItem = Union[Event, _Marker]
+
+EVENT_BYTES = 1024
+"""What any event holds besides its strings and snapshots: the objects themselves, its
+uuid, level and thread names; an over-estimate on 64-bit CPython."""
+FRAME_BYTES = 200
+"""One frame, besides its locals and names."""
+NODE_BYTES = 64
+"""One value of a snapshot (a dict, list, number or string object), besides its
+characters."""
 
 
 class Worker:
@@ -76,7 +92,7 @@ class Worker:
 
     def _reset(self) -> None:
         """The worker's own state that a forked child must not share with its parent."""
-        self._queue: queue.Queue[QueueItem] = _ReentrantQueue(self.config.queue_size)
+        self._queue = _BoundedQueue(self.config.queue_size, self.config.queue_bytes)
         self._lock = threading.RLock()
         self._threads: List[threading.Thread] = []
         self._lost = 0
@@ -84,7 +100,7 @@ class Worker:
 
     def _start(self) -> None:
         if self.delivery.take_spool_due():
-            self._queue.put_nowait(_DRAIN_SPOOL)
+            self._queue.offer(_DRAIN_SPOOL)
         for number in range(1, self.config.senders + 1):
             thread = threading.Thread(target=self._run, name=f"{THREAD_PREFIX}-sender-{number}",
                                       daemon=True)
@@ -100,9 +116,7 @@ class Worker:
                 return self._send_late(event)
             self.counters.drop(DropReason.CLOSED)
             return False
-        try:
-            self._queue.put_nowait(event)
-        except queue.Full:
+        if not self._queue.offer(event, footprint(event)):
             with self._lock:
                 self._lost += 1
             self.counters.drop(DropReason.QUEUE_FULL)
@@ -233,8 +247,8 @@ class Worker:
             lost, self._lost = self._lost, 0
         uuid = self._report(ReportFields(
             message=f"rollbar_notifier dropped {lost} item(s): the queue (queue_size="
-                    f"{self.config.queue_size}) was full because reports came faster than "
-                    f"they could be sent",
+                    f"{self.config.queue_size}, queue_bytes={self.config.queue_bytes}) was "
+                    f"full because reports came faster than they could be sent",
             level="warning", extra={"dropped": lost, "reason": DropReason.QUEUE_FULL.value}))
         if uuid is None:
             with self._lock:
@@ -244,9 +258,7 @@ class Worker:
         """The server answers again: replay the spool on a sender, after what is queued."""
         if not self.delivery.take_spool_due():
             return
-        try:
-            self._queue.put_nowait(_DRAIN_SPOOL)
-        except queue.Full:
+        if not self._queue.offer(_DRAIN_SPOOL):
             self.delivery.mark_spool_due()
 
     # -- stopping ----------------------------------------------------------------------
@@ -266,9 +278,7 @@ class Worker:
         """Wake and end idle senders; ones stuck in a request are daemons and are left."""
         self.delivery.stop.set()
         for _ in self._threads:
-            try:
-                self._queue.put_nowait(_STOP)
-            except queue.Full:
+            if not self._queue.offer(_STOP):
                 break
         deadline = self._clock() + (0.2 if busy else 1.0)
         for thread in self._threads:
@@ -286,17 +296,84 @@ class Worker:
             self._start()
 
 
-class _ReentrantQueue(queue.Queue):  # type: ignore[type-arg]
-    """A ``queue.Queue`` whose lock the same thread may take again.
+class _BoundedQueue(queue.Queue):  # type: ignore[type-arg]
+    """A ``queue.Queue`` bounded in items and in estimated bytes, whose lock the same
+    thread may take again. Items go in through :meth:`offer` only.
 
     Garbage collection can run a ``__del__`` at any allocation, even inside a queue
     operation; if it raises, the unraisable hook reports it and queues on the same
     thread. With the stdlib's plain lock that nested put would deadlock the host.
     """
 
-    def __init__(self, maxsize: int) -> None:
+    def __init__(self, maxsize: int, maxbytes: int) -> None:
         super().__init__(maxsize)
         self.mutex = threading.RLock()  # type: ignore[assignment]
         self.not_empty = threading.Condition(self.mutex)
         self.not_full = threading.Condition(self.mutex)
         self.all_tasks_done = threading.Condition(self.mutex)
+        self.maxbytes = maxbytes
+        self.nbytes = 0
+
+    def offer(self, item: QueueItem, nbytes: int = 0) -> bool:
+        """Queue ``item`` without waiting; ``False`` when that would pass either bound."""
+        with self.mutex:
+            if nbytes and self.nbytes + nbytes > self.maxbytes:
+                return False
+            try:
+                self.put_nowait((item, nbytes))
+            except queue.Full:
+                return False
+            return True
+
+    def _put(self, entry: Tuple[QueueItem, int]) -> None:
+        self.queue.append(entry)
+        self.nbytes += entry[1]
+
+    def _get(self) -> QueueItem:
+        item, nbytes = self.queue.popleft()
+        self.nbytes -= nbytes
+        return item  # type: ignore[no-any-return]
+
+
+def footprint(event: Event) -> int:
+    """Bytes ``event`` holds, over-estimated without encoding it: its strings, the
+    snapshots capture copied (bounded in nodes and characters there) and its telemetry
+    entries. Entries shared with other queued events are counted in each."""
+    parts: List[Any] = [event.message, event.description, event.context, event.fingerprint,
+                        event.title, event.framework, event.extra, event.request,
+                        event.person, event.diagnostic]
+    frames = 0
+    for trace in event.traces:
+        parts += (trace.class_name, trace.message)
+        frames += len(trace.frames)
+        for frame in trace.frames:
+            parts += (frame.filename, frame.method, frame.argspec, frame.varargspec,
+                      frame.keywordspec, frame.locals, frame.class_name)
+    telemetry = event.telemetry
+    if isinstance(telemetry, Snapshot):
+        total = telemetry.nbytes
+    else:
+        total = 0
+        if isinstance(telemetry, list):
+            parts.append(telemetry)
+    return EVENT_BYTES + FRAME_BYTES * frames + total + _tree_bytes(parts)
+
+
+def _tree_bytes(pending: List[Any]) -> int:
+    """Nodes and characters of JSON-ready data, as capture's snapshots are; consumes
+    ``pending``."""
+    nodes = 0
+    chars = 0
+    pop, extend = pending.pop, pending.extend
+    while pending:
+        node = pop()
+        nodes += 1
+        kind = type(node)
+        if kind is str:
+            chars += len(node)
+        elif kind is dict:
+            extend(node)
+            extend(node.values())
+        elif kind is list or kind is tuple:
+            extend(node)
+    return NODE_BYTES * nodes + chars
