@@ -89,7 +89,8 @@ def exception_reporter(report: Callable[[], object]) -> Callable[[int], object]:
 def measure(endpoint: str, rounds: int, count: int, idle: bool) -> Dict[str, Dict[str, float]]:
     notifier = Notifier(access_token=TOKEN, endpoint=endpoint, senders=1 if idle else 4,
                         queue_size=((PATHS * len(SETTINGS) * rounds + 1) * count if idle
-                                    else count + 10))
+                                    else count + 10),
+                        queue_bytes=2**40)
     records: queue.Queue[logging.LogRecord] = queue.Queue()
     listener = logging.handlers.QueueListener(records, logging.NullHandler())
     logger = logging.getLogger("benchmark.floor")
