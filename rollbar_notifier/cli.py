@@ -108,6 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_plugin(commands, "serve", ".devserver.command",
                 "run the local Rollbar-compatible devserver")
+    _add_plugin(commands, "tail", ".devserver.tail",
+                "follow a running devserver's occurrences in the terminal")
     _add_plugin(commands, "demo", ".demo",
                 "start a devserver, report through every path, show what it stored")
     return parser

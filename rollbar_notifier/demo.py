@@ -2,26 +2,37 @@
 
 It starts a devserver on a free local port, points a notifier, a ``RollbarHandler`` and
 the excepthooks at it, runs a short scripted program that fails in the usual ways, and
-prints what the server stored. Nothing leaves 127.0.0.1.
+prints what the server stored, then what the notifier did with it: the chained cause,
+a scrubbed secret, the log records sent along, and a huge item cut to fit. Nothing
+leaves 127.0.0.1.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 import threading
 import time
-from typing import Any, Dict, List, Sequence, TextIO
+from typing import Any, Dict, Iterator, List, Optional, Sequence, TextIO, Tuple
 
+from .contract import MAX_BODY_BYTES, body_traces
 from .default import init
 from .devserver import DevServer
+from .devserver.store import StoreError
 from .handler import RollbarHandler
 from .hooks import uninstall_excepthook
 from .notifier import Notifier
+from .scrub import SCRUBBED
 
-EXPECTED_OCCURRENCES = 4
-"""An error log, a logged chained exception, a warning report and a thread crash."""
+EXPECTED_OCCURRENCES = 5
+"""An error log, a logged chained exception, a warning report, a thread crash and a huge
+exception report."""
+EXIT_USAGE = 2
+CATALOG_ROWS = 3000
+"""Rows of the huge report's extra data: with its deep stack, well over the body limit."""
+TELEMETRY_SHOWN = 5
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,7 +46,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     out = sys.stdout
-    server = DevServer(port=args.port, db=args.db).start()
+    try:
+        server = DevServer(port=args.port, db=args.db).start()
+    except StoreError as error:
+        print(f"rollbar-notifier demo: {error}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         out.write(f"devserver listening on {server.base_url}\n")
         # Everything the demo depends on is set here, so ROLLBAR_* variables meant for
@@ -55,10 +70,15 @@ def run(args: argparse.Namespace) -> int:
         except TimeoutError:
             delivered = False
         _print_report(out, server.items(), server.deploys(), deploy_id, delivered)
+        _print_highlights(out, server.occurrences())
         if args.serve:
             out.write(f"\nbrowse {server.base_url} (Ctrl-C to stop)\n")
             out.flush()
             _wait_for_interrupt()
+        else:
+            out.write("\nThe devserver stopped with the demo, so its page is gone. Run "
+                      "`rollbar-notifier demo --serve` to keep it up and browse these items "
+                      "(add --db FILE to keep them).\n")
     finally:
         server.stop()
     return 0 if delivered else 1
@@ -84,6 +104,12 @@ def _scripted_program(notifier: Notifier) -> str:
         worker = threading.Thread(target=_resize_images, name="image-worker")
         worker.start()
         worker.join(10)
+        catalog = {f"sku-{row:05d}": f"Loose-leaf tea, blend {row}, 100 g tin"
+                   for row in range(CATALOG_ROWS)}
+        try:
+            _walk_categories({"name": "tea"}, catalog)
+        except RecursionError:
+            notifier.report_exception(extra={"catalog": catalog})
         return notifier.report_deploy("demo-" + time.strftime("%Y%m%d%H%M%S"),
                                       comment="deployed by rollbar-notifier demo")
     finally:
@@ -109,6 +135,12 @@ def _resize_images() -> None:
         _ = 1024 // size
 
 
+def _walk_categories(category: Dict[str, Any], catalog: Dict[str, str]) -> None:
+    """A category that is its own parent: the walk never ends, as such bugs do."""
+    category["parent"] = category
+    _walk_categories(category["parent"], catalog)
+
+
 def _wait_for_interrupt() -> None:
     try:
         while True:
@@ -119,15 +151,111 @@ def _wait_for_interrupt() -> None:
 
 def _print_report(out: TextIO, items: List[Dict[str, Any]], deploys: List[Dict[str, Any]],
                   deploy_id: str, delivered: bool) -> None:
+    """Items by title, so runs print the same table whatever order they arrived in."""
     out.write(f"\nitems stored ({len(items)}):\n")
     _table(out, ["id", "level", "occurrences", "title"],
            [[item.get("id"), item.get("level"), item.get("total_occurrences"),
-             item.get("title")] for item in items])
+             item.get("title")] for item in sorted(items, key=lambda i: str(i.get("title")))])
     out.write(f"\ndeploys stored ({len(deploys)}), reported deploy id {deploy_id}:\n")
     _table(out, ["id", "environment", "revision", "status"],
            [[d.get("id"), d.get("environment"), d.get("revision"), d.get("status")]
             for d in deploys])
     out.write("\nall items delivered\n" if delivered else "\nsome items were NOT delivered\n")
+
+
+def _print_highlights(out: TextIO, payloads: List[Dict[str, Any]]) -> None:
+    """What the notifier did with the reports, read back from what the server stored."""
+    data = [payload.get("data") or {} for payload in payloads]
+    sections = [_chained(data), _scrubbed(data), _telemetry(data), _fitted(data)]
+    shown = [section for section in sections if section]
+    if shown:
+        out.write("\nwhat the notifier sent:\n")
+        for title, lines in shown:
+            out.write(f"  {title}\n")
+            for line in lines:
+                out.write(f"    {line[:110]}\n")
+
+
+Section = Optional[Tuple[str, List[str]]]
+
+
+def _chained(items: List[Dict[str, Any]]) -> Section:
+    for data in items:
+        chain = body_traces(data.get("body"))
+        if len(chain) > 1:
+            lines = [_exception(chain[0])]
+            lines += [f"caused by {_exception(trace)}" for trace in chain[1:]]
+            return "a chained exception, with its cause:", lines
+    return None
+
+
+def _exception(trace: Dict[str, Any]) -> str:
+    exception = trace.get("exception") or {}
+    frames = trace.get("frames") or [{}]
+    where = f"{str(frames[-1].get('filename', '?')).rsplit('/', 1)[-1]}:" \
+            f"{frames[-1].get('lineno', '?')} in {frames[-1].get('method', '?')}"
+    return f"{exception.get('class')}: {exception.get('message')}  ({where})"
+
+
+def _scrubbed(items: List[Dict[str, Any]]) -> Section:
+    for data in items:
+        for trace in body_traces(data.get("body")):
+            for frame in trace.get("frames") or []:
+                for path, value in _leaves(frame.get("locals") or {}, ""):
+                    if value == SCRUBBED:
+                        return ("a secret in the locals, scrubbed before it was sent:",
+                                [f"{path} = {value!r}  (local of {frame.get('method')})"])
+    return None
+
+
+def _leaves(value: Any, path: str) -> Iterator[Tuple[str, Any]]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _leaves(item, f"{path}[{key!r}]" if path else str(key))
+    else:
+        yield path, value
+
+
+def _telemetry(items: List[Dict[str, Any]]) -> Section:
+    """The log records that led up to the chained exception (or any item that has some)."""
+    for data in sorted(items, key=lambda d: len(body_traces(d.get("body"))) < 2):
+        events = (data.get("body") or {}).get("telemetry") or []
+        if events:
+            lines = [_record(event) for event in events[-TELEMETRY_SHOWN:]]
+            return (f"the last {len(lines)} log records before {_title(data)}:", lines)
+    return None
+
+
+def _record(event: Dict[str, Any]) -> str:
+    body = event.get("body") or {}
+    milliseconds = event.get("timestamp_ms") or 0
+    clock = time.strftime("%H:%M:%S", time.localtime(milliseconds / 1000))
+    return (f"{clock}.{int(milliseconds) % 1000:03d} {str(event.get('level')).upper():<8}"
+            f"{body.get('logger', '')}  {body.get('message', '')}")
+
+
+def _title(data: Dict[str, Any]) -> str:
+    chain = body_traces(data.get("body"))
+    if chain:
+        return str((chain[0].get("exception") or {}).get("class"))
+    return repr(str(((data.get("body") or {}).get("message") or {}).get("body", "")))
+
+
+def _fitted(items: List[Dict[str, Any]]) -> Section:
+    for data in items:
+        diagnostic = (data.get("notifier") or {}).get("diagnostic") or {}
+        truncated = diagnostic.get("truncated")
+        if isinstance(truncated, dict):
+            omitted = sum(trace.get("omitted_frames") or 0
+                          for trace in body_traces(data.get("body")))
+            sent = len(json.dumps({"data": data}, ensure_ascii=False,
+                                  separators=(",", ":")).encode())
+            return (f"a huge item ({_title(data)}), fitted under the {MAX_BODY_BYTES:,}-byte "
+                    "limit:",
+                    [f"{truncated.get('original_bytes', 0):,} bytes cut to {sent:,} by "
+                     f"{', '.join(truncated.get('steps') or [])}",
+                     f"{omitted:,} frames left out in all, marked where they were"])
+    return None
 
 
 def _table(out: TextIO, headers: Sequence[str], rows: List[List[Any]]) -> None:

@@ -6,11 +6,11 @@ the server nothing; chunked bodies are counted while they are read.
 
 from __future__ import annotations
 
+import asyncio
 import email.parser
 import email.policy
 import json
-import socket
-from io import BufferedIOBase
+import math
 from typing import Any, Dict, List, Mapping, Tuple
 from urllib.parse import parse_qsl
 
@@ -41,14 +41,11 @@ def declared_length(headers: Mapping[str, str]) -> int:
     return length
 
 
-def read_body(rfile: BufferedIOBase, headers: Mapping[str, str]) -> bytes:
-    """The whole body, or ApiError 400/408/413; the caller must close the connection on error."""
-    try:
-        if "chunked" in headers.get("transfer-encoding", "").lower():
-            return _read_chunked(rfile)
-        return _read_exactly(rfile, declared_length(headers))
-    except socket.timeout:
-        raise ApiError(408, "timed out reading the request body") from None
+async def read_body(reader: asyncio.StreamReader, headers: Mapping[str, str]) -> bytes:
+    """The whole body, or ApiError 400/413; the caller must close the connection on error."""
+    if "chunked" in headers.get("transfer-encoding", "").lower():
+        return await _read_chunked(reader)
+    return await _read_exactly(reader, declared_length(headers))
 
 
 def decode_fields(request: Request) -> Dict[str, Any]:
@@ -107,9 +104,13 @@ def _json(text: str) -> Any:
 
     Python notifiers send them for undecodable file names and argv (surrogateescape),
     and left in place they would fail every later UTF-8 encode: SQLite, hashing, the page.
+    `NaN`, `Infinity` and numbers too large for a float are refused (422): no JSON
+    reader could parse them back from the read API.
     """
     try:
-        value = json.loads(text)
+        value = json.loads(text, parse_constant=_not_finite, parse_float=_finite_float)
+    except ApiError:
+        raise
     except (ValueError, RecursionError):
         raise ApiError(400, "the request body is not valid JSON") from None
     if "\\ud" in text or "\\uD" in text:  # only an escape can carry a lone surrogate
@@ -117,19 +118,40 @@ def _json(text: str) -> Any:
     return value
 
 
-def _read_exactly(rfile: BufferedIOBase, length: int) -> bytes:
-    data = rfile.read(length)
-    if len(data) < length:
-        raise ApiError(400, "the request body ended before Content-Length bytes")
-    return data
+def _not_finite(text: str) -> float:
+    raise ApiError(422, f"Invalid format. {text} is not a JSON number.")
 
 
-def _read_chunked(rfile: BufferedIOBase) -> bytes:
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ApiError(422, f"Invalid format. {text[:40]} is too large for a number.")
+    return value
+
+
+async def _read_exactly(reader: asyncio.StreamReader, length: int) -> bytes:
+    try:
+        return await reader.readexactly(length)
+    except asyncio.IncompleteReadError:
+        raise ApiError(400, "the request body ended before Content-Length bytes") from None
+
+
+async def _read_line(reader: asyncio.StreamReader) -> bytes:
+    try:
+        line = await reader.readuntil(b"\n")
+    except (asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+        raise ApiError(400, "malformed chunked request body") from None
+    if len(line) > _MAX_CHUNK_LINE:
+        raise ApiError(400, "malformed chunked request body")
+    return line
+
+
+async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
     """Each chunk has at least one byte, so the size limit also bounds the loop."""
     chunks: List[bytes] = []
     total = 0
     while True:
-        line = rfile.readline(_MAX_CHUNK_LINE)
+        line = await _read_line(reader)
         try:
             size = int(line.split(b";", 1)[0].strip(), 16)
         except ValueError:
@@ -141,10 +163,10 @@ def _read_chunked(rfile: BufferedIOBase) -> bytes:
         total += size
         if total > MAX_BODY_BYTES:
             raise _too_large()
-        chunks.append(_read_exactly(rfile, size))
-        if rfile.readline(_MAX_CHUNK_LINE).strip():
+        chunks.append(await _read_exactly(reader, size))
+        if (await _read_line(reader)).strip():
             raise ApiError(400, "malformed chunked request body")
     for _ in range(_MAX_TRAILERS):
-        if not rfile.readline(_MAX_CHUNK_LINE).strip():
+        if not (await _read_line(reader)).strip():
             break
     return b"".join(chunks)

@@ -25,17 +25,35 @@ class Request:
     body: bytes
 
 
+JSON_TYPE = "application/json; charset=utf-8"
+
+
+@dataclasses.dataclass(frozen=True)
+class Stream:
+    """What follows the headers of an answer that stays open (server-sent events).
+
+    `next` runs on a worker thread and returns the bytes to send now, `b""` when there
+    is nothing new; `listen(wake)` asks for `wake()` to be called, from any thread, when
+    there may be more, and returns the function that cancels that.
+    """
+
+    next: Callable[[], bytes]
+    listen: Callable[[Callable[[], None]], Callable[[], None]]
+
+
 @dataclasses.dataclass(frozen=True)
 class Response:
     """A complete answer, built before anything is written to the socket.
 
-    Building it whole first is what lets an exception anywhere become a clean 500.
+    Building it whole first is what lets an exception anywhere become a clean 500. A
+    `stream`, when set, is written after `body` until the client leaves.
     """
 
     status: int
     body: bytes
     content_type: str = "application/json"
     headers: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    stream: Optional[Stream] = None
 
     def with_headers(self, headers: Mapping[str, str]) -> Response:
         return dataclasses.replace(self, headers={**self.headers, **headers})
@@ -53,11 +71,16 @@ class ApiError(Exception):
         return json_response(self.status, {"err": 1, "message": self.message})
 
 
+def encode_json(value: Any) -> bytes:
+    """Compact UTF-8 JSON; `NaN` and infinities raise, as they would make it invalid."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"),
+                      allow_nan=False).encode("utf-8")
+
+
 def json_response(
     status: int, value: Any, headers: Optional[Mapping[str, str]] = None
 ) -> Response:
-    body = json.dumps(value, ensure_ascii=False).encode("utf-8")
-    return Response(status, body, "application/json; charset=utf-8", dict(headers or {}))
+    return Response(status, encode_json(value), JSON_TYPE, dict(headers or {}))
 
 
 def ok(result: Any, headers: Optional[Mapping[str, str]] = None) -> Response:
@@ -85,9 +108,10 @@ def routes(prefix: str, table: Iterable[Tuple[str, str, Handler]]) -> Routes:
 def dispatch(table: Routes, request: Request) -> Response:
     """Answer with the first matching route; its ApiError becomes the response here,
     so a handler can stop at any depth."""
+    asked = "GET" if request.method == "HEAD" else request.method  # the socket drops the body
     for method, pattern, handler in table:
         match = pattern.fullmatch(request.path)
-        if match and method == request.method:
+        if match and method == asked:
             try:
                 return handler(request, match.groups())
             except ApiError as error:

@@ -10,11 +10,12 @@ import tempfile
 import threading
 import time
 from types import TracebackType
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple, Type, Union
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, Type, Union
 
 from ..contract import SCOPES
 from .api import API_PREFIX, Api
-from .handler import DevHTTPServer
+from .feed import Feed, follow
+from .handler import HttpServer
 from .messages import Request, Response
 from .page import Page
 from .ratelimit import RateLimiter
@@ -31,7 +32,8 @@ class DevServer:
     `db=None` uses a temporary database removed on `stop()`. `tokens` maps each token
     to its scopes; without it the database's tokens are used, and a new database gets
     one random token per scope, as Rollbar creates for a new project. `rate_limit` is
-    `(count, seconds)` per token for `POST item/`.
+    `(count, seconds)` per token for `POST item/`. `timeout` is the time a client has to
+    send a whole request; beyond `max_connections` open connections, new ones get 503.
     """
 
     def __init__(
@@ -43,6 +45,7 @@ class DevServer:
         rate_limit: Optional[Tuple[int, float]] = None,
         *,
         timeout: float = 10.0,
+        max_connections: int = 512,
     ) -> None:
         self.host = host
         self._requested_port = port
@@ -50,10 +53,11 @@ class DevServer:
         self._given_tokens = None if tokens is None else checked_tokens(tokens)
         self._limiter = None if rate_limit is None else RateLimiter(*rate_limit)
         self._timeout = timeout
+        self._max_connections = max_connections
+        self._feed = Feed()
         self._temp_dir: Optional[str] = None
         self._store: Optional[Store] = None
-        self._httpd: Optional[DevHTTPServer] = None
-        self._thread: Optional[threading.Thread] = None
+        self._httpd: Optional[HttpServer] = None
         self._token_scopes: Dict[str, frozenset[str]] = {}
         self._api: Optional[Api] = None
         self._page: Optional[Page] = None
@@ -65,34 +69,26 @@ class DevServer:
         if path is None:
             self._temp_dir = tempfile.mkdtemp(prefix="rollbar-devserver-")
             path = os.path.join(self._temp_dir, "devserver.sqlite3")
-        self._store = store = Store(path)
         try:
+            self._store = store = Store(path)
             self._token_scopes = self._load_tokens(store)
-            self._api = Api(store, self._token_scopes, self._limiter)
-            self._page = Page(store)
-            self._httpd = DevHTTPServer((self.host, self._requested_port), self._app,
-                                        self._timeout)
+            self._api = Api(store, self._token_scopes, self._feed, self._limiter)
+            self._page = Page(store, self.tokens)
+            self._httpd = HttpServer((self.host, self._requested_port), self._app,
+                                     timeout=self._timeout,
+                                     max_connections=self._max_connections)
         except BaseException:
             self.stop()
             raise
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1},
-            name="rollbar-devserver", daemon=True,
-        )
-        self._thread.start()
+        self._httpd.start()
         log.info("devserver listening on %s (database %s)", self.base_url, path)
         return self
 
     def stop(self) -> None:
         """Stop serving and close the database; safe to call more than once."""
         if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd.close_connections()
+            self._httpd.stop()
             self._httpd = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
         if self._store is not None:
             self._store.close()
         if self._temp_dir is not None:
@@ -166,6 +162,14 @@ class DevServer:
             time.sleep(0.02)
         return self.occurrences()
 
+    def follow(self, stop: threading.Event, after: Optional[int] = None
+               ) -> Iterator[Dict[str, Any]]:
+        """Each occurrence stored from now on (or after occurrence id `after`), as the
+        feed shows it, until `stop` is set; blocks between arrivals."""
+        store = self._opened()
+        start = store.last_occurrence_id() if after is None else after
+        return follow(store, self._feed, stop, start)
+
     def _app(self, request: Request) -> Response:
         assert self._api is not None and self._page is not None
         if request.path.startswith(API_PREFIX):
@@ -181,7 +185,7 @@ class DevServer:
             store.save_tokens(tokens)
         return tokens
 
-    def _running(self) -> DevHTTPServer:
+    def _running(self) -> HttpServer:
         if self._httpd is None:
             raise RuntimeError("the DevServer is not running; call start() first")
         return self._httpd

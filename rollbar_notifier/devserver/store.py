@@ -3,16 +3,21 @@
 One connection guarded by a lock: SQLite serialises writers anyway, and a single
 connection means no "database is locked" retries and nothing half-written when many
 posters arrive at once. WAL mode keeps the file readable by other tools meanwhile.
+
+Every list is read a page at a time, and only the API's instances decode payloads, one
+row at a time: memory follows the page size, not what senders stored.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 import threading
-from typing import Any, Dict, Iterable, List, Mapping, Optional
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from ..contract import LEVELS
+from .summary import summarize
 
 DEPLOY_TIMEOUT = 60 * 60
 
@@ -56,15 +61,58 @@ CREATE TABLE IF NOT EXISTS deploys (
 );
 """
 
+_ADDED_COLUMNS: Mapping[str, Sequence[str]] = {
+    "items": ("framework", "message"),
+    "occurrences": ("number", "location", "code_version", "host"),
+}
+"""Columns added after the first release; an older database gets them on open."""
+
 _ITEM_COLUMNS = (
     "id, id AS counter, title, level, status, environment, fingerprint, total_occurrences, "
     "first_occurrence_timestamp, last_occurrence_timestamp, last_occurrence_id"
 )
-_OCCURRENCE_COLUMNS = "id, item_id, uuid, timestamp, level, payload"
+_OCCURRENCE_COLUMNS = "id, item_id, uuid, timestamp, level"
+_LISTED_OCCURRENCE_COLUMNS = f"{_OCCURRENCE_COLUMNS}, number, location, code_version, host"
 _DEPLOY_COLUMNS = (
     "id, environment, revision, status, comment, local_username, rollbar_username, "
     "start_time, finish_time"
 )
+_FEED_SELECT = (
+    "SELECT o.id, o.item_id, i.id AS counter, o.number, i.total_occurrences, o.uuid, "
+    "o.timestamp, o.level, i.environment, i.title, i.status, o.location "
+    "FROM occurrences o JOIN items i ON i.id = o.item_id"
+)
+
+
+class StoreError(Exception):
+    """The database file cannot be opened or used; the message names the file and why."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ItemFilter:
+    """Which items a list shows; None matches everything."""
+
+    environment: Optional[str] = None
+    level: Optional[str] = None
+    status: Optional[str] = None
+    framework: Optional[str] = None
+    text: Optional[str] = None
+    """Matched anywhere in the title or the message, ignoring ASCII case."""
+
+    def where(self) -> Tuple[str, List[Any]]:
+        clauses: List[str] = []
+        args: List[Any] = []
+        for column in ("environment", "level", "status", "framework"):
+            value = getattr(self, column)
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                args.append(value)
+        if self.text:
+            pattern = "%" + self.text.replace("\\", "\\\\").replace("%", "\\%").replace(
+                "_", "\\_") + "%"
+            clauses.append("(title LIKE ? ESCAPE '\\' OR message LIKE ? ESCAPE '\\')")
+            args += [pattern, pattern]
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
 
 
 class Store:
@@ -73,12 +121,20 @@ class Store:
     def __init__(self, path: str) -> None:
         self.path = path
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.executescript(_SCHEMA)
+        try:
+            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        except sqlite3.Error as error:
+            raise StoreError(f"cannot open the database {path}: {error}") from None
+        try:
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA busy_timeout=5000")
+            self._db.executescript(_SCHEMA)
+            self._upgrade()
+        except sqlite3.Error as error:
+            self._db.close()
+            raise StoreError(f"cannot use the database {path}: {error}") from None
 
     def close(self) -> None:
         with self._lock:
@@ -106,17 +162,21 @@ class Store:
         title: str,
         level: str,
         timestamp: int,
-    ) -> bool:
-        """Store one occurrence under its item; False when the uuid was already stored.
+    ) -> Optional[int]:
+        """Store one occurrence under its item; its id, or None when the uuid was already stored.
 
         The item shows its most severe occurrence's level, while each occurrence keeps
         its own, so an `info` repeat of a `critical` error is still listed as `info`.
+        A resolved item becomes active again, as on Rollbar; a muted one stays muted.
         """
+        summary = summarize(payload.get("data"))
+        text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
         with self._lock, self._transaction():
             if self._db.execute("SELECT 1 FROM occurrences WHERE uuid = ?", (uuid,)).fetchone():
-                return False
+                return None
             item = self._db.execute(
-                "SELECT id, level FROM items WHERE environment = ? AND fingerprint = ?",
+                "SELECT id, level, total_occurrences FROM items "
+                "WHERE environment = ? AND fingerprint = ?",
                 (environment, fingerprint),
             ).fetchone()
             if item is None:
@@ -126,27 +186,56 @@ class Store:
                     "VALUES (?, ?, ?, ?, ?, ?)",
                     (environment, fingerprint, title, level, timestamp, timestamp),
                 )
-                item_level = level
+                item_level, number = level, 1
             else:
                 item_id = item["id"]
                 item_level = max(item["level"], level, key=LEVELS.index)
+                number = item["total_occurrences"] + 1
             occurrence_id = self._insert(
-                "INSERT INTO occurrences (item_id, uuid, timestamp, level, payload) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (item_id, uuid, timestamp, level, json.dumps(payload)),
+                "INSERT INTO occurrences (item_id, uuid, timestamp, level, payload, number, "
+                "location, code_version, host) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (item_id, uuid, timestamp, level, text, number, summary["location"],
+                 summary["code_version"], summary["host"]),
             )
             self._db.execute(
-                "UPDATE items SET total_occurrences = total_occurrences + 1, level = ?, "
+                "UPDATE items SET total_occurrences = ?, level = ?, "
                 "status = CASE status WHEN 'resolved' THEN 'active' ELSE status END, "
                 "first_occurrence_timestamp = MIN(first_occurrence_timestamp, ?), "
                 "last_occurrence_timestamp = MAX(last_occurrence_timestamp, ?), "
-                "last_occurrence_id = ? WHERE id = ?",
-                (item_level, timestamp, timestamp, occurrence_id, item_id),
+                "last_occurrence_id = ?, framework = ?, message = ? WHERE id = ?",
+                (number, item_level, timestamp, timestamp, occurrence_id,
+                 summary["framework"], summary["message"], item_id),
             )
-            return True
+            return occurrence_id
 
-    def items(self) -> List[Dict[str, Any]]:
-        return self._all(f"SELECT {_ITEM_COLUMNS} FROM items ORDER BY id")
+    def items(
+        self,
+        where: ItemFilter = ItemFilter(),
+        *,
+        offset: int = 0,
+        limit: int = -1,
+        newest_first: bool = False,
+    ) -> List[Dict[str, Any]]:
+        """Oldest first (by id), or most recently seen first."""
+        clause, args = where.where()
+        order = "last_occurrence_timestamp DESC, id DESC" if newest_first else "id"
+        return self._all(
+            f"SELECT {_ITEM_COLUMNS} FROM items{clause} ORDER BY {order} LIMIT ? OFFSET ?",
+            [*args, limit, offset],
+        )
+
+    def count_items(self, where: ItemFilter = ItemFilter()) -> int:
+        clause, args = where.where()
+        return self._count(f"SELECT COUNT(*) FROM items{clause}", args)
+
+    def item_choices(self) -> Dict[str, List[str]]:
+        """The environments and frameworks items have, for the page's filters."""
+        return {
+            column: [row[column] for row in self._all(
+                f"SELECT DISTINCT {column} FROM items WHERE {column} IS NOT NULL "
+                f"ORDER BY {column}")]
+            for column in ("environment", "framework")
+        }
 
     def item(self, item_id: int) -> Optional[Dict[str, Any]]:
         return self._one(f"SELECT {_ITEM_COLUMNS} FROM items WHERE id = ?", (item_id,))
@@ -164,26 +253,48 @@ class Store:
         return self.item(item_id)
 
     def occurrences(self, item_id: Optional[int] = None) -> List[Dict[str, Any]]:
-        """Occurrences oldest first, each with its stored payload decoded."""
-        if item_id is None:
-            rows = self._all(f"SELECT {_OCCURRENCE_COLUMNS} FROM occurrences ORDER BY id")
-        else:
-            rows = self._all(
-                f"SELECT {_OCCURRENCE_COLUMNS} FROM occurrences WHERE item_id = ? ORDER BY id",
-                (item_id,),
-            )
-        return [_decoded(row) for row in rows]
+        """Every occurrence oldest first, each with its stored payload decoded.
+
+        For tests and small databases: it holds all payloads at once.
+        """
+        where, args = ("", ()) if item_id is None else (" WHERE item_id = ?", (item_id,))
+        rows = self._all(f"SELECT {_OCCURRENCE_COLUMNS}, payload FROM occurrences{where} "
+                         "ORDER BY id", args)
+        return [decoded(row) for row in rows]
+
+    def occurrence_ids(self, item_id: int, *, offset: int, limit: int) -> List[int]:
+        """A page of an item's occurrence ids, oldest first: the caller reads the
+        payloads one at a time."""
+        rows = self._all("SELECT id FROM occurrences WHERE item_id = ? ORDER BY id "
+                         "LIMIT ? OFFSET ?", (item_id, limit, offset))
+        return [row["id"] for row in rows]
+
+    def occurrence_list(self, item_id: int, *, offset: int, limit: int) -> List[Dict[str, Any]]:
+        """A page of an item's occurrences newest first, without payloads."""
+        return self._all(
+            f"SELECT {_LISTED_OCCURRENCE_COLUMNS} FROM occurrences WHERE item_id = ? "
+            "ORDER BY id DESC LIMIT ? OFFSET ?",
+            (item_id, limit, offset),
+        )
 
     def occurrence(self, occurrence_id: int) -> Optional[Dict[str, Any]]:
         row = self._one(
-            f"SELECT {_OCCURRENCE_COLUMNS} FROM occurrences WHERE id = ?", (occurrence_id,)
+            f"SELECT {_LISTED_OCCURRENCE_COLUMNS}, payload FROM occurrences WHERE id = ?",
+            (occurrence_id,),
         )
-        return None if row is None else _decoded(row)
+        return None if row is None else decoded(row)
 
-    def count_occurrences(self) -> int:
-        with self._lock:
-            count: int = self._db.execute("SELECT COUNT(*) FROM occurrences").fetchone()[0]
-        return count
+    def count_occurrences(self, item_id: Optional[int] = None) -> int:
+        if item_id is None:
+            return self._count("SELECT COUNT(*) FROM occurrences")
+        return self._count("SELECT COUNT(*) FROM occurrences WHERE item_id = ?", (item_id,))
+
+    def feed(self, after: int, limit: int) -> List[Dict[str, Any]]:
+        """Occurrences stored after occurrence `after`, oldest first, as the feed shows them."""
+        return self._all(f"{_FEED_SELECT} WHERE o.id > ? ORDER BY o.id LIMIT ?", (after, limit))
+
+    def last_occurrence_id(self) -> int:
+        return self._count("SELECT COALESCE(MAX(id), 0) FROM occurrences")
 
     def add_deploy(self, fields: Mapping[str, Any], now: int) -> int:
         status = fields.get("status") or "succeeded"
@@ -214,9 +325,14 @@ class Store:
         self._time_out_deploys(now)
         return self._one(f"SELECT {_DEPLOY_COLUMNS} FROM deploys WHERE id = ?", (deploy_id,))
 
-    def deploys(self, now: int) -> List[Dict[str, Any]]:
+    def deploys(self, now: int, *, offset: int = 0, limit: int = -1) -> List[Dict[str, Any]]:
+        """Newest first."""
         self._time_out_deploys(now)
-        return self._all(f"SELECT {_DEPLOY_COLUMNS} FROM deploys ORDER BY id DESC")
+        return self._all(f"SELECT {_DEPLOY_COLUMNS} FROM deploys ORDER BY id DESC "
+                         "LIMIT ? OFFSET ?", (limit, offset))
+
+    def count_deploys(self) -> int:
+        return self._count("SELECT COUNT(*) FROM deploys")
 
     def _time_out_deploys(self, now: int) -> None:
         """Deploys left `started` expire lazily, when someone looks at them."""
@@ -226,6 +342,38 @@ class Store:
                 "WHERE status = 'started' AND start_time <= ?",
                 (DEPLOY_TIMEOUT, now - DEPLOY_TIMEOUT),
             )
+
+    def _upgrade(self) -> None:
+        """Add the newer columns to an older database and fill them from the payloads,
+        one occurrence at a time so a large database does not have to fit in memory."""
+        missing = [(table, column) for table, columns in _ADDED_COLUMNS.items()
+                   for column in columns if column not in self._columns(table)]
+        if not missing:
+            return
+        with self._transaction():
+            for table, column in missing:
+                kind = "INTEGER" if column == "number" else "TEXT"
+                self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+            last = 0
+            while True:
+                row = self._db.execute(
+                    "SELECT id, item_id, payload FROM occurrences WHERE id > ? ORDER BY id "
+                    "LIMIT 1", (last,)).fetchone()
+                if row is None:
+                    break
+                last = row["id"]
+                summary = summarize(decoded(dict(row))["payload"].get("data"))
+                self._db.execute(
+                    "UPDATE occurrences SET number = (SELECT COUNT(*) FROM occurrences "
+                    "WHERE item_id = ? AND id <= ?), location = ?, code_version = ?, host = ? "
+                    "WHERE id = ?",
+                    (row["item_id"], last, summary["location"], summary["code_version"],
+                     summary["host"], last))
+                self._db.execute("UPDATE items SET framework = ?, message = ? WHERE id = ?",
+                                 (summary["framework"], summary["message"], row["item_id"]))
+
+    def _columns(self, table: str) -> List[str]:
+        return [row["name"] for row in self._db.execute(f"PRAGMA table_info({table})")]
 
     def _transaction(self) -> sqlite3.Connection:
         """`with` on the connection commits or rolls back; BEGIN IMMEDIATE takes the write lock."""
@@ -246,7 +394,15 @@ class Store:
         rows = self._all(sql, args)
         return rows[0] if rows else None
 
+    def _count(self, sql: str, args: Iterable[Any] = ()) -> int:
+        with self._lock:
+            count: int = self._db.execute(sql, tuple(args)).fetchone()[0]
+        return count
 
-def _decoded(row: Dict[str, Any]) -> Dict[str, Any]:
-    row["payload"] = json.loads(row["payload"])
+
+def decoded(row: Dict[str, Any]) -> Dict[str, Any]:
+    """`row` with its payload decoded. A number JSON cannot carry (`NaN`, `Infinity`,
+    stored before ingestion refused them) comes back as that word in a string, so every
+    answer built from it is valid JSON."""
+    row["payload"] = json.loads(row["payload"], parse_constant=str)
     return row

@@ -7,9 +7,12 @@ root ``tests/conftest.py`` and is used as is. Note that the root ``server`` fixt
 
 from __future__ import annotations
 
-from typing import Iterator
+import os
+from pathlib import Path
+from typing import Any, Iterator
 
 import pytest
+from browser import Screenshots
 
 from rollbar_notifier.devserver import DevServer
 
@@ -19,3 +22,22 @@ def devserver_1s() -> Iterator[DevServer]:
     """Like ``devserver``, but a connection is timed out after 1 s instead of 10 s."""
     with DevServer(timeout=1.0) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Screenshots:
+    """``DEVSERVER_SCREENSHOTS`` names a directory to keep them in; otherwise they go to
+    the run's temporary directory. Either way the paths are listed at the end of the run."""
+    chosen = os.environ.get("DEVSERVER_SCREENSHOTS")
+    if chosen:
+        Path(chosen).mkdir(parents=True, exist_ok=True)
+        return Screenshots(Path(chosen))
+    return Screenshots(tmp_path_factory.mktemp("screenshots"))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    saved = [path for path in Screenshots.saved if path.exists()]
+    if saved:
+        terminalreporter.section("devserver page screenshots (to look at)")
+        for path in saved:
+            terminalreporter.write_line(str(path))

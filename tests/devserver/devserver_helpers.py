@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import copy
 import json
+import queue
+import threading
 import uuid
-from typing import Any, Dict, Optional, Sequence
+from typing import IO, Any, Dict, List, Optional, Sequence
 
 import requests
 
@@ -91,3 +93,34 @@ def post_item(
 def api_get(server: DevServer, path: str, **params: str) -> requests.Response:
     return requests.get(server.api_url + path, params=params, timeout=TIMEOUT,
                         headers={"X-Rollbar-Access-Token": server.tokens["read"]})
+
+
+class LineReader:
+    """Lines of a process's output as they come, each waited for at most `timeout` s."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._lines: queue.Queue[str] = queue.Queue()
+        self._thread = threading.Thread(target=self._pump, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _pump(self, stream: IO[str]) -> None:
+        for line in iter(stream.readline, ""):
+            self._lines.put(line)
+        self._lines.put("")
+
+    def next(self, timeout: float = TIMEOUT) -> str:
+        """The next line; "" once the stream ended. Fails the test after `timeout`."""
+        try:
+            return self._lines.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(f"no output line within {timeout} s") from None
+
+    def rest(self, timeout: float = TIMEOUT) -> List[str]:
+        """Every line until the stream ends (the process must be ending)."""
+        lines = []
+        for _ in range(10000):
+            line = self.next(timeout)
+            if not line:
+                return lines
+            lines.append(line)
+        raise AssertionError("the stream did not end")

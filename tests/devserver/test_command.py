@@ -1,7 +1,9 @@
-"""`serve` as a real process: it prints where it listens and its tokens, and stops on SIGTERM."""
+"""`serve` as a real process: it prints where it listens and its tokens, then one line per
+occurrence it stores, and stops on SIGTERM."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -12,7 +14,7 @@ from typing import IO, Dict, Iterator, List, Tuple
 
 import pytest
 import requests
-from devserver_helpers import TIMEOUT, trace_payload
+from devserver_helpers import TIMEOUT, LineReader, message_payload, trace_payload
 
 STARTUP_LINES = 20
 
@@ -129,3 +131,83 @@ def test_serve_reports_a_port_in_use(serve: List[subprocess.Popen[str]]) -> None
     )
     assert result.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+
+
+def _post(api: str, tokens: Dict[str, str], payload: object) -> None:
+    response = requests.post(api + "item/", json=payload, timeout=TIMEOUT,
+                             headers={"X-Rollbar-Access-Token": tokens["post_server_item"]})
+    assert response.status_code == 200
+
+
+def test_serve_prints_a_line_for_each_occurrence_as_it_is_stored(
+    serve: List[subprocess.Popen[str]]
+) -> None:
+    process = _start(serve, "--color", "never")
+    assert process.stdout is not None
+    _, api, tokens = _read_banner(process.stdout)
+    lines = LineReader(process.stdout)
+    _post(api, tokens, trace_payload())
+    assert re.fullmatch(r"\d\d:\d\d:\d\d  ERROR     test  ValueError: bad value  #1 x1  "
+                        r"app/work\.py:42 in run\n", lines.next())
+    _post(api, tokens, trace_payload(environment="staging", level="critical"))
+    _post(api, tokens, trace_payload())
+    _post(api, tokens, message_payload("disk full", level="warning"))
+    assert [line[8:] for line in (lines.next(), lines.next(), lines.next())] == [
+        "  CRITICAL  staging  ValueError: bad value  #2 x1  app/work.py:42 in run\n",
+        "  ERROR     test  ValueError: bad value  #1 x2  app/work.py:42 in run\n",
+        "  WARNING   test  disk full  #3 x1\n",
+    ]
+    os.kill(process.pid, signal.SIGTERM)
+    assert process.wait(timeout=TIMEOUT) == 0
+    assert lines.rest() == ["Stopped.\n"]
+
+
+def test_serve_feed_as_json_in_colour_or_quiet(serve: List[subprocess.Popen[str]]) -> None:
+    as_json = _start(serve, "--json")
+    colour = _start(serve, "--color", "always")
+    quiet = _start(serve, "--quiet")
+    hostile = trace_payload(title="\x1b[2J\x1b]0;pwned\x07 cleared your screen")
+    for process in (as_json, colour, quiet):
+        assert process.stdout is not None
+        _, api, tokens = _read_banner(process.stdout)
+        _post(api, tokens, hostile)
+        os.kill(process.pid, signal.SIGTERM)
+        assert process.wait(timeout=TIMEOUT) == 0
+    assert as_json.stdout is not None and colour.stdout is not None and quiet.stdout is not None
+    event_line, stopped = as_json.stdout.read().splitlines()
+    assert stopped == "Stopped."
+    event = json.loads(event_line)
+    assert (event["title"], event["counter"], event["location"]) == (
+        "\x1b[2J\x1b]0;pwned\x07 cleared your screen", 1, "app/work.py:42 in run")
+    assert "\x1b" not in event_line, "JSON lines escape control characters"
+    coloured = colour.stdout.read()
+    assert "\x1b[31mERROR" in coloured
+    assert "?[2J?]0;pwned? cleared your screen" in coloured
+    assert "\x1b[2J" not in coloured and "\x07" not in coloured, "no escape reaches the terminal"
+    assert quiet.stdout.read() == "Stopped.\n"
+
+
+def test_serve_with_an_unusable_database_says_why_in_one_line(tmp_path: Path) -> None:
+    not_sqlite = tmp_path / "notes.txt"
+    not_sqlite.write_text("my notes\n" * 200)
+    for db, reason in ((tmp_path / "missing" / "x.sqlite3", "unable to open database file"),
+                       (not_sqlite, "file is not a database")):
+        result = subprocess.run(
+            [sys.executable, "-m", "rollbar_notifier.devserver", "--port", "0", "--db", str(db)],
+            capture_output=True, text=True, timeout=30,
+        )
+        assert result.returncode == 2
+        assert result.stderr.splitlines() == [
+            f"error: cannot {'open' if 'missing' in str(db) else 'use'} the database {db}: "
+            f"{reason}"]
+
+
+def test_serve_help_shows_the_defaults() -> None:
+    result = subprocess.run([sys.executable, "-m", "rollbar_notifier", "serve", "--help"],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0
+    help_text = " ".join(result.stdout.split())
+    assert "(default: 5005; 0 picks a free one)" in help_text
+    assert "(default: 127.0.0.1)" in help_text
+    for option in ("--quiet", "--json", "--color"):
+        assert option in help_text

@@ -52,7 +52,7 @@ def test_pages_show_items_occurrences_and_deploys(devserver: DevServer) -> None:
                   headers={"X-Rollbar-Access-Token": devserver.tokens["post_server_item"]})
 
     index = _get(devserver, "/").text
-    assert '<meta http-equiv="refresh" content="5">' in index
+    assert 'data-after="2"' in index, "the list follows the feed from the last occurrence"
     assert "&lt;script&gt;alert(1)&lt;/script&gt; broke" in index
     assert "<script>" not in index
     assert "disk &amp; memory low" in index

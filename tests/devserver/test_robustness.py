@@ -62,15 +62,18 @@ def test_half_sent_request_does_not_block_others(devserver_1s: DevServer) -> Non
         slow.close()
 
 
-def test_slow_headers_and_idle_connections_time_out(devserver_1s: DevServer) -> None:
+def test_slow_headers_get_408_and_idle_connections_are_closed(devserver_1s: DevServer) -> None:
+    stalled = socket.create_connection(("127.0.0.1", devserver_1s.port), timeout=TIMEOUT)
     idle = socket.create_connection(("127.0.0.1", devserver_1s.port), timeout=TIMEOUT)
     try:
-        idle.sendall(b"GET /api/1/status/ping HTTP/1.1\r\nHo")
+        stalled.sendall(b"GET /api/1/status/ping HTTP/1.1\r\nHo")
         assert requests.get(devserver_1s.api_url + "status/ping", timeout=TIMEOUT).text == "pong"
         started = time.monotonic()
-        assert idle.recv(4096) == b"", "the server closed the stalled connection"
+        assert stalled.recv(4096).startswith(b"HTTP/1.1 408 "), "a started request is answered"
+        assert idle.recv(4096) == b"", "a connection that sent nothing is just closed"
         assert time.monotonic() - started < 3
     finally:
+        stalled.close()
         idle.close()
 
 
