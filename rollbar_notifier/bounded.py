@@ -247,9 +247,23 @@ def _copy(value: Any, budget: Budget, depth: int, shallow: bool, plain: bool) ->
     try:
         if type(value) is dict or (not plain and isinstance(value, AbcMapping)):
             return _snapshot_mapping(value, budget, depth)
+        fields = None if plain else _namedtuple_fields(value)
+        if fields is not None:
+            return _snapshot_mapping(dict(zip(fields, value)), budget, depth)
         return _snapshot_sequence(value, budget, depth)
     finally:
         budget.seen.discard(id(value))
+
+
+def _namedtuple_fields(value: Any) -> Optional[Tuple[str, ...]]:
+    """A namedtuple is copied under its field names, so a secret in it is scrubbed by name."""
+    if not isinstance(value, tuple):
+        return None
+    fields = getattr(type(value), "_fields", None)
+    if (isinstance(fields, tuple) and len(fields) == len(value)
+            and all(isinstance(name, str) for name in fields)):
+        return fields
+    return None
 
 
 def _type_name(value: Any) -> str:

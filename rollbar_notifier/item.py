@@ -38,7 +38,12 @@ class ItemBuilder:
         except Exception:
             log.warning("rollbar_notifier could not build an item; sending a minimal one",
                         exc_info=True)
-            payload = self._fallback(event)
+            try:
+                payload = self.scrubber.scrub(self._fallback(event))
+            except Exception:
+                log.warning("rollbar_notifier could not scrub the minimal item either; it is "
+                            "not sent", exc_info=True)
+                return None
         payload = self._before_send(payload)
         if payload is None:
             return None

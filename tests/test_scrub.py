@@ -273,3 +273,15 @@ def test_only_the_secret_changes_whatever_surrounds_it(before, after, shape):
     scrubber = Scrubber(secrets=[TOKEN])
     text = before + shape.format(TOKEN) + " " + after
     assert scrubber.scrub_text(text) == before + shape.format(SCRUBBED) + " " + after
+
+
+def test_the_minimal_item_sent_when_building_fails_is_scrubbed_too() -> None:
+    """A payload that cannot be built falls back to a minimal item: still no secret in it."""
+    event = capture_message("login failed password=hunter2")
+    assert event is not None
+    event.extra = ["not", "a", "mapping"]  # type: ignore[assignment]
+    body = ItemBuilder(Config.from_options({"access_token": "tok-123456789"}, environ={})
+                       ).build(event)
+    assert body is not None
+    data = json.loads(body)["data"]
+    assert data["body"]["message"]["body"] == f"login failed password={SCRUBBED}"

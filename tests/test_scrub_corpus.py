@@ -297,8 +297,6 @@ def test_no_planted_secret_reaches_the_server_and_the_text_around_each_is_kept(
         assert field.find(data) == field.expected()
 
 
-@pytest.mark.xfail(strict=True, reason="capture copies a namedtuple local as a plain list "
-                   "(bounded.snapshot), so its field names, and the scrub by name, are lost")
 def test_a_namedtuple_held_in_a_local_is_scrubbed_by_its_field_names(
         notifier: Notifier, devserver: DevServer) -> None:
     def hold(creds: Creds) -> None:
