@@ -7,7 +7,7 @@ import shutil
 import socket
 import subprocess
 import sys
-from typing import Iterator, List
+from typing import List
 
 import pytest
 from scripted_server import Reply, ScriptedServer
@@ -16,12 +16,6 @@ from rollbar_notifier.cli import main
 from rollbar_notifier.devserver import DevServer
 
 SHA = "fedcba9876543210fedcba9876543210fedcba98"
-
-
-@pytest.fixture
-def devserver() -> Iterator[DevServer]:
-    with DevServer() as running:
-        yield running
 
 
 @pytest.fixture(autouse=True)
@@ -160,7 +154,7 @@ def test_bad_options_exit_with_usage_errors(capsys: pytest.CaptureFixture[str]) 
 
 
 @pytest.mark.parametrize("command", [[], ["ping"], ["deploy"], ["deploy-update"], ["report"],
-                                     ["report", "message"], ["serve"], ["demo"]])
+                                     ["report", "message"], ["serve"], ["demo"], ["tail"]])
 def test_every_command_has_help(command: List[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main([*command, "--help"])

@@ -7,7 +7,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Dict, Iterator, List
+from typing import Any, Dict, List
 
 import pytest
 
@@ -15,12 +15,6 @@ from rollbar_notifier.devserver import DevServer
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 WAIT = 10.0
-
-
-@pytest.fixture
-def devserver() -> Iterator[DevServer]:
-    with DevServer() as running:
-        yield running
 
 
 def run(command: List[str], devserver: DevServer, scope: str = "post_server_item",

@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Iterator
-
-import pytest
 from loguru import logger
 
 from rollbar_notifier.devserver import DevServer
 from rollbar_notifier.handler import RollbarHandler
 
 WAIT = 10.0
-
-
-@pytest.fixture
-def devserver() -> Iterator[DevServer]:
-    with DevServer() as running:
-        yield running
 
 
 def test_loguru_sink_reports_messages_and_exceptions(devserver: DevServer) -> None:
