@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import importlib
 from types import TracebackType
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
-from ..event import ReportFields
+from ..event import Level, ReportFields
 from ..notifier import Notifier
 
 
@@ -31,10 +31,16 @@ def require(module: str, integration: str, package: str) -> Any:
 
 
 def report(notifier: Optional[Notifier], exc: BaseException,
-           tb: Optional[TracebackType] = None, **fields: Any) -> Optional[str]:
+           tb: Optional[TracebackType] = None, *, level: Optional[Level] = None,
+           context: Optional[str] = None, framework: Optional[str] = None,
+           extra: Optional[Mapping[str, Any]] = None,
+           request: Optional[Mapping[str, Any]] = None,
+           person: Optional[Mapping[str, Any]] = None) -> Optional[str]:
     """Report ``exc`` (with its own traceback unless ``tb`` is given) and the given
     :class:`~rollbar_notifier.event.ReportFields`; the current scope fills in the rest."""
     if notifier is None:
         return None
     return notifier.report(ReportFields(
-        exception=(type(exc), exc, tb if tb is not None else exc.__traceback__), **fields))
+        exception=(type(exc), exc, tb if tb is not None else exc.__traceback__),
+        level=level, context=context, framework=framework, extra=extra, request=request,
+        person=person))

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import sys
 import threading
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional, TypedDict
 
 from .. import default
 from ..notifier import Notifier, get_notifier
@@ -121,7 +121,15 @@ def _scope(request: Any) -> Any:
     return scope(**_about(notifier, request), framework=FRAMEWORK)
 
 
-def _about(notifier: Notifier, request: Any) -> Dict[str, Any]:
+class _About(TypedDict, total=False):
+    """What a request tells a scope and a report, as keyword arguments of both."""
+
+    request: Lazy
+    person: Lazy
+    context: str
+
+
+def _about(notifier: Notifier, request: Any) -> _About:
     """The request's data and user, read at its first report, and its context: the view
     once resolved, until then the method and path."""
     return {"request": Lazy(lambda: request_data(notifier, request)),
@@ -141,7 +149,7 @@ def _report(request: Any, exc: BaseException, level: Optional[str]) -> None:
     notifier = get_notifier()
     if notifier is None or not notifier.active:
         return
-    about = _about(notifier, request) if request is not None else {}
+    about: _About = _about(notifier, request) if request is not None else {}
     report(notifier, exc, level=level, framework=FRAMEWORK, **about)
 
 

@@ -1,4 +1,5 @@
-"""The devserver's API over raw HTTP: every status code, header and read endpoint of docs/rollbar-api.md."""
+"""The devserver's API over raw HTTP: every status code, header and read endpoint of
+docs/rollbar-api.md."""
 
 from __future__ import annotations
 
