@@ -27,6 +27,7 @@ from collections.abc import Mapping as AbcMapping
 from typing import Any, Callable, Dict, List, Optional, TypeVar
 
 from .bounded import EXTRA_LIMITS, MAX_MESSAGE, Budget, Shared, safe_repr, safe_str
+from .contract import MAX_TIMESTAMP
 from .event import Event, ExceptionArg, ExcInfo, ReportFields, Trace
 from .levels import normalize_level
 from .traces import LOCALS_POOL as LOCALS_POOL
@@ -47,8 +48,6 @@ ARGUMENT_RESERVE = (200, 8192)
 CAPTURE_SECONDS = 0.5
 """Wall-clock time after which values are no longer copied but replaced by a
 placeholder: a slow ``__repr__`` must not hold up the caller for long."""
-MAX_TIMESTAMP = 2**37
-"""The API's bound for ``data.timestamp`` (seconds), see docs/rollbar-api.md."""
 
 _T = TypeVar("_T")
 

@@ -31,6 +31,9 @@ BODY_KINDS: Tuple[str, ...] = ("trace", "trace_chain", "message", "crash_report"
 ITEM_STATUSES: Tuple[str, ...] = ("active", "resolved", "muted")
 DEPLOY_STATUSES: Tuple[str, ...] = ("started", "succeeded", "failed", "timed_out")
 
+MAX_TIMESTAMP = 2**37
+"""Exclusive bound for times in unix seconds (before the year ~6325): a later or non-finite
+value cannot be stored as an SQLite integer nor shown as a date."""
 MAX_FINGERPRINT = 40
 MAX_TITLE = 255
 MAX_CONTEXT = 255

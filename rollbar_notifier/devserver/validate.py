@@ -18,6 +18,7 @@ from ..contract import (
     MAX_ENVIRONMENT,
     MAX_PERSON_FIELD,
     MAX_PERSON_ID,
+    MAX_TIMESTAMP,
     MAX_TITLE,
     REQUEST_OBJECT_FIELDS,
     REQUEST_TEXT_FIELDS,
@@ -43,9 +44,6 @@ _TYPES: Mapping[str, Tuple[Type[Any], ...]] = {
     STRING_OR_INTEGER: (str, int),
 }
 
-# Exclusive upper bounds for times (seconds before year ~6325): far-off or non-finite
-# values cannot be stored as SQLite integers nor shown as dates on the page.
-MAX_TIMESTAMP = 2**37
 MAX_TIMESTAMP_MS = MAX_TIMESTAMP * 1000
 
 _DATA_STRINGS = {"platform": None, "language": None, "framework": None, "code_version": 40,

@@ -8,11 +8,13 @@ root ``tests/conftest.py`` and is used as is. Note that the root ``server`` fixt
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, List
 
 import pytest
 from browser import Screenshots
+from devserver_helpers import TIMEOUT
 
 from rollbar_notifier.devserver import DevServer
 
@@ -41,3 +43,17 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.section("devserver page screenshots (to look at)")
         for path in saved:
             terminalreporter.write_line(str(path))
+
+
+@pytest.fixture
+def processes() -> Iterator[List[subprocess.Popen[str]]]:
+    """Commands a test starts; only these are killed, by their own handles, and reaped."""
+    started: List[subprocess.Popen[str]] = []
+    yield started
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=TIMEOUT)
+        for stream in (process.stdout, process.stderr):
+            if stream:
+                stream.close()

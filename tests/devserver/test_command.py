@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import IO, Dict, Iterator, List, Tuple
+from typing import IO, Dict, List, Tuple
 
 import pytest
 import requests
@@ -38,18 +38,6 @@ def _read_banner(stdout: IO[str]) -> Tuple[str, str, Dict[str, str]]:
     return base, api, tokens
 
 
-@pytest.fixture
-def serve() -> Iterator[List[subprocess.Popen[str]]]:
-    processes: List[subprocess.Popen[str]] = []
-    yield processes
-    for process in processes:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=TIMEOUT)
-        if process.stdout:
-            process.stdout.close()
-
-
 def _start(processes: List[subprocess.Popen[str]], *args: str) -> subprocess.Popen[str]:
     process = subprocess.Popen(
         [sys.executable, "-m", "rollbar_notifier.devserver", "--port", "0", *args],
@@ -61,10 +49,10 @@ def _start(processes: List[subprocess.Popen[str]], *args: str) -> subprocess.Pop
 
 
 def test_serve_prints_urls_and_tokens_and_stops_on_sigterm(
-    serve: List[subprocess.Popen[str]], tmp_path: Path
+    processes: List[subprocess.Popen[str]], tmp_path: Path
 ) -> None:
     db = tmp_path / "dev.sqlite3"
-    process = _start(serve, "--db", str(db))
+    process = _start(processes, "--db", str(db))
     assert process.stdout is not None
     base, api, tokens = _read_banner(process.stdout)
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+/", base) and not base.endswith(":0/")
@@ -82,7 +70,7 @@ def test_serve_prints_urls_and_tokens_and_stops_on_sigterm(
     assert process.wait(timeout=TIMEOUT) == 0
     assert "Stopped." in process.stdout.read()
 
-    again = _start(serve, "--db", str(db))
+    again = _start(processes, "--db", str(db))
     assert again.stdout is not None
     _, api, same_tokens = _read_banner(again.stdout)
     assert same_tokens == tokens, "a restart reuses the stored tokens"
@@ -93,8 +81,8 @@ def test_serve_prints_urls_and_tokens_and_stops_on_sigterm(
     assert again.wait(timeout=TIMEOUT) == 0
 
 
-def test_serve_with_given_tokens_and_rate_limit(serve: List[subprocess.Popen[str]]) -> None:
-    process = _start(serve, "--token", "secret:post_server_item,read", "--token", "w:write",
+def test_serve_with_given_tokens_and_rate_limit(processes: List[subprocess.Popen[str]]) -> None:
+    process = _start(processes, "--token", "secret:post_server_item,read", "--token", "w:write",
                      "--rate-limit", "1/60")
     assert process.stdout is not None
     _, api, tokens = _read_banner(process.stdout)
@@ -120,8 +108,8 @@ def test_serve_rejects_bad_arguments(args: List[str]) -> None:
     assert "error:" in result.stderr
 
 
-def test_serve_reports_a_port_in_use(serve: List[subprocess.Popen[str]]) -> None:
-    process = _start(serve)
+def test_serve_reports_a_port_in_use(processes: List[subprocess.Popen[str]]) -> None:
+    process = _start(processes)
     assert process.stdout is not None
     base, _, _ = _read_banner(process.stdout)
     port = base.rsplit(":", 1)[1].strip("/")
@@ -140,9 +128,9 @@ def _post(api: str, tokens: Dict[str, str], payload: object) -> None:
 
 
 def test_serve_prints_a_line_for_each_occurrence_as_it_is_stored(
-    serve: List[subprocess.Popen[str]]
+    processes: List[subprocess.Popen[str]]
 ) -> None:
-    process = _start(serve, "--color", "never")
+    process = _start(processes, "--color", "never")
     assert process.stdout is not None
     _, api, tokens = _read_banner(process.stdout)
     lines = LineReader(process.stdout)
@@ -162,10 +150,10 @@ def test_serve_prints_a_line_for_each_occurrence_as_it_is_stored(
     assert lines.rest() == ["Stopped.\n"]
 
 
-def test_serve_feed_as_json_in_colour_or_quiet(serve: List[subprocess.Popen[str]]) -> None:
-    as_json = _start(serve, "--json")
-    colour = _start(serve, "--color", "always")
-    quiet = _start(serve, "--quiet")
+def test_serve_feed_as_json_in_colour_or_quiet(processes: List[subprocess.Popen[str]]) -> None:
+    as_json = _start(processes, "--json")
+    colour = _start(processes, "--color", "always")
+    quiet = _start(processes, "--quiet")
     hostile = trace_payload(title="\x1b[2J\x1b]0;pwned\x07 cleared your screen")
     for process in (as_json, colour, quiet):
         assert process.stdout is not None

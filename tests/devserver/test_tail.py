@@ -11,26 +11,12 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import Iterator, List
+from typing import List
 
-import pytest
 from devserver_helpers import TIMEOUT, LineReader, message_payload, post_item, trace_payload
 
 from rollbar_notifier.devserver import DevServer
 from rollbar_notifier.devserver.terminal import line
-
-
-@pytest.fixture
-def tails() -> Iterator[List[subprocess.Popen[str]]]:
-    processes: List[subprocess.Popen[str]] = []
-    yield processes
-    for process in processes:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=TIMEOUT)
-        for stream in (process.stdout, process.stderr):
-            if stream:
-                stream.close()
 
 
 def _tail(processes: List[subprocess.Popen[str]], api_url: str, token: str,
@@ -51,11 +37,11 @@ def _stop(process: subprocess.Popen[str]) -> None:
 
 
 def test_tail_shows_the_last_stored_then_follows_with_serves_lines(
-    devserver: DevServer, tails: List[subprocess.Popen[str]]
+    devserver: DevServer, processes: List[subprocess.Popen[str]]
 ) -> None:
     for fingerprint in ("a", "b", "c"):
         post_item(devserver, trace_payload(fingerprint=fingerprint))
-    process = _tail(tails, devserver.api_url, devserver.tokens["read"], "--last", "2",
+    process = _tail(processes, devserver.api_url, devserver.tokens["read"], "--last", "2",
                     "--color", "never")
     assert process.stdout is not None
     lines = LineReader(process.stdout)
@@ -72,13 +58,13 @@ def test_tail_shows_the_last_stored_then_follows_with_serves_lines(
 
 
 def test_tail_json_lines_and_reconnects_after_a_restart(
-    tmp_path: Path, tails: List[subprocess.Popen[str]]
+    tmp_path: Path, processes: List[subprocess.Popen[str]]
 ) -> None:
     db = tmp_path / "dev.sqlite3"
     with DevServer(db=db) as first:
         port, api_url, token = first.port, first.api_url, first.tokens["read"]
         post_item(first, trace_payload())
-        process = _tail(tails, api_url, token, "--json", "--last", "1")
+        process = _tail(processes, api_url, token, "--json", "--last", "1")
         assert process.stdout is not None and process.stderr is not None
         lines = LineReader(process.stdout)
         assert json.loads(lines.next())["id"] == 1
@@ -93,13 +79,13 @@ def test_tail_json_lines_and_reconnects_after_a_restart(
 
 
 def test_tail_explains_why_it_cannot_follow(
-    devserver: DevServer, tails: List[subprocess.Popen[str]]
+    devserver: DevServer, processes: List[subprocess.Popen[str]]
 ) -> None:
-    refused = _tail(tails, devserver.api_url, devserver.tokens["post_server_item"])
+    refused = _tail(processes, devserver.api_url, devserver.tokens["post_server_item"])
     with socket.socket() as unused:
         unused.bind(("127.0.0.1", 0))
         closed_port = unused.getsockname()[1]
-    unreachable = _tail(tails, f"http://127.0.0.1:{closed_port}/api/1/", "token")
+    unreachable = _tail(processes, f"http://127.0.0.1:{closed_port}/api/1/", "token")
     for process, message in (
         (refused, "answered HTTP 403: insufficient privileges: read scope is required"),
         (unreachable, f"cannot follow http://127.0.0.1:{closed_port}/api/1/"),
