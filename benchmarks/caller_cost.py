@@ -6,10 +6,10 @@ which is the least any off-thread reporter can do. The notifier runs in thread m
 against a local sink server in another process, with a queue large enough that no
 report is dropped (a drop is cheaper than a put and would flatter the result).
 
-Three paths: ``report_message``, ``report_exception``, and ``logger.error`` through a
-``RollbarHandler`` (what most users write), each against ``logger.error`` /
-``logger.exception`` through the ``QueueHandler``. Each notifier path is also timed
-inside an active ``with scope(person=..., request=...)`` (what a web request looks
+Four paths: ``report_message``, ``report_exception``, and ``logger.error`` and
+``logger.exception`` through a ``RollbarHandler`` (what most users write), each against
+``logger.error`` / ``logger.exception`` through the ``QueueHandler``. Each notifier path
+is also timed inside an active ``with scope(person=..., request=...)`` (what a web request looks
 like), against itself outside any scope (``scope_ratio``), and with a new scope entered
 for every call (one report per request, the worst case: the scope's values are copied
 at its first report). Two settings: "delivering", where
@@ -38,7 +38,7 @@ from rollbar_notifier.handler import RollbarHandler
 from rollbar_notifier.notifier import Notifier
 from rollbar_notifier.scope import scope
 
-PATHS = 3
+PATHS = 4
 SETTINGS = ("outside", "in_scope", "scope_per_call")
 """How each notifier path is timed: outside any scope, in one active scope, and in a
 new scope per call. With idle senders every report of every round stays queued, so the
@@ -107,6 +107,8 @@ def measure(endpoint: str, rounds: int, count: int, idle: bool) -> Dict[str, Dic
                       exception_reporter(lambda: logger.exception("benchmark failure"))),
         "logger_error": (lambda n: handled.error("benchmark message %s", n),
                          lambda n: logger.error("benchmark message %s", n)),
+        "logger_exception": (exception_reporter(lambda: handled.exception("benchmark failure")),
+                             exception_reporter(lambda: logger.exception("benchmark failure"))),
     }
     assert len(cases) == PATHS
     samples: Dict[str, Dict[str, List[float]]] = {

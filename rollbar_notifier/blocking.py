@@ -80,6 +80,10 @@ class BlockingSender:
         self._closed = False
         lifecycle.track_sender(self)
 
+    def admits(self) -> bool:
+        """Blocking mode has no queue to be full."""
+        return True
+
     def submit(self, event: Event) -> bool:
         """Deliver ``event`` before returning; ``False`` only when ``before_send`` dropped it.
 

@@ -159,7 +159,13 @@ class Budget:
 
     def copy(self, value: Any) -> Any:
         """A bounded copy of ``value`` drawn from this budget (see :func:`snapshot`)."""
-        return _snapshot(value, self, 0)
+        size = flat_size(value, self.limits)
+        # The walk checks its budget before each item: a flat copy must leave some over.
+        if size is None or size[0] > self.nodes or size[1] >= self.chars:
+            return _snapshot(value, self, 0)
+        self.nodes -= size[0]
+        self.chars -= size[1]
+        return dict(value)
 
     def close(self) -> None:
         nodes, chars = self.taken
@@ -184,6 +190,36 @@ def snapshot(value: Any, limits: Limits = LOCALS_LIMITS) -> Any:
     size of the value.
     """
     return Budget(limits).copy(value)
+
+
+def flat_size(value: Any, limits: Limits) -> Optional[Tuple[int, int]]:
+    """(nodes, characters) that copying ``value`` costs, if it is a dict of short strings
+    and plain numbers within ``limits`` (a log record's location, most ``extra=``): such a
+    dict copied with ``dict(value)`` is what the general walk would make, since nothing
+    in it can run user code, hold a cycle or need cutting. ``None``: it needs the walk.
+    """
+    if type(value) is not dict or len(value) > limits.max_items:
+        return None
+    longest = limits.max_string
+    chars = 0
+    for key, item in value.items():
+        if type(key) is not str or len(key) > MAX_NAME:
+            return None
+        chars += len(key)
+        kind = type(item)
+        if kind is str:
+            if len(item) > longest:
+                return None
+            chars += len(item)
+        elif kind is int:
+            if not -(2**63) <= item < 2**63:
+                return None
+        elif kind is float:
+            if not math.isfinite(item):
+                return None
+        elif kind is not bool and item is not None:
+            return None
+    return len(value) + 1, chars
 
 
 OUT_OF_TIME = "<not copied: the capture ran out of time>"

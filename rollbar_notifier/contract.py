@@ -49,9 +49,12 @@ REQUEST_OBJECT_FIELDS = frozenset({"headers", "params", "GET", "POST"})
 
 def fingerprint(value: str) -> str:
     """A fingerprint over 40 characters is replaced by its SHA-1 hex digest."""
-    if len(value) <= MAX_FINGERPRINT:
-        return value
-    return hashlib.sha1(value.encode("utf-8", "replace")).hexdigest()
+    return value if len(value) <= MAX_FINGERPRINT else digest(value)
+
+
+def digest(text: str) -> str:
+    """The SHA-1 hex digest of ``text``: 40 characters, so always a valid fingerprint."""
+    return hashlib.sha1(text.encode("utf-8", "replace")).hexdigest()
 
 
 def body_traces(body: Any) -> List[Dict[str, Any]]:

@@ -28,7 +28,6 @@ Configuration files::
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import sys
 import threading
@@ -60,8 +59,6 @@ logs ``extra={"request": HttpRequest}``): those stay in ``data.custom``."""
 
 STRUCTLOG_OWN_KEYS = frozenset({"event", "level", "exc_info", "stack_info", "timestamp"})
 """Keys of a structlog event dict that are not the user's data."""
-
-LOCATION_ATTRIBUTES = ("module", "funcName", "lineno", "process")
 
 TRACEBACK_HEADER = "\nTraceback (most recent call last):"
 """Where formatters that insist on it (loguru, structlog renderers) append the traceback."""
@@ -153,15 +150,15 @@ class RollbarHandler(logging.Handler):
             super().close()
 
     def _report(self, notifier: Notifier, record: logging.LogRecord) -> Optional[str]:
+        """Runs for every record, in the logging thread: it reads the record and leaves the
+        rest (copies, hashing, telemetry events) to capture and the senders."""
         text = self._message(record)
         custom = _extra(record)
-        own: Dict[str, Any] = {}
-        for name, kind in REPORT_FIELDS.items():
-            value = custom.get(name)
-            if isinstance(value, kind):
-                del custom[name]
-                own[name] = value
-        custom.update((name, getattr(record, name, None)) for name in LOCATION_ATTRIBUTES)
+        own = _own_fields(custom) if custom else {}
+        custom["module"] = record.module
+        custom["funcName"] = record.funcName
+        custom["lineno"] = record.lineno
+        custom["process"] = record.process
         exc_info = record.exc_info
         exception = (type(exc_info[1]), exc_info[1], exc_info[2]) \
             if exc_info and exc_info[1] is not None else None
@@ -172,9 +169,10 @@ class RollbarHandler(logging.Handler):
         if context is None and not taken.context:
             context = record.name
         stack = None
+        group = None
         if exception is None:
-            if self.fingerprint_messages:
-                own.setdefault("fingerprint", message_fingerprint(record))
+            if self.fingerprint_messages and "fingerprint" not in own:
+                group = message_group(record)
             call_site = _call_site(record) if record.stack_info else None
             if call_site is not None:
                 stack = Stack(call_site, record.levelname)
@@ -185,7 +183,7 @@ class RollbarHandler(logging.Handler):
             description=text if exception or stack else None,
             level=from_logging(record.levelno), extra=custom, telemetry=events,
             timestamp=int(record.created), thread=record.threadName,
-            context=context, fingerprint=own.get("fingerprint"),
+            context=context, fingerprint=own.get("fingerprint"), group=group,
             title=own.get("title"), person=own.get("person"), request=own.get("request")))
 
     def _message(self, record: logging.LogRecord) -> str:
@@ -205,15 +203,28 @@ class RollbarHandler(logging.Handler):
         return safe_str(text)
 
 
-def message_fingerprint(record: logging.LogRecord) -> str:
-    """Logger name and ``msg`` template, so messages differing only in arguments group.
+def message_group(record: logging.LogRecord) -> str:
+    """Logger name and ``msg`` template, so messages differing only in arguments group;
+    the item's fingerprint is its digest.
 
     structlog's ``wrap_for_formatter`` puts its event dict in ``msg``: its ``event`` is
     the template there.
     """
     msg = record.msg
-    template = safe_str(msg.get("event") if isinstance(msg, dict) else msg)
-    return hashlib.sha1(f"{record.name}\n{template}".encode("utf-8", "replace")).hexdigest()
+    template = msg if type(msg) is str else safe_str(
+        msg.get("event") if isinstance(msg, dict) else msg)
+    return f"{record.name}\n{template}"
+
+
+def _own_fields(custom: Dict[str, Any]) -> Dict[str, Any]:
+    """Take the ``extra=`` keys that set the item's own fields out of ``custom``."""
+    own: Dict[str, Any] = {}
+    for name, kind in REPORT_FIELDS.items():
+        value = custom.get(name)
+        if isinstance(value, kind):
+            del custom[name]
+            own[name] = value
+    return own
 
 
 def _own_notifier(options: Dict[str, Any]) -> Notifier:
@@ -235,13 +246,15 @@ def _extra(record: logging.LogRecord) -> Dict[str, Any]:
     if isinstance(record.msg, dict):
         result.update((str(key), value) for key, value in record.msg.items()
                       if key not in STRUCTLOG_OWN_KEYS and not str(key).startswith("_"))
-    for name, value in vars(record).items():
-        if name in STANDARD_ATTRIBUTES or name.startswith("_"):
-            continue
-        if name == "extra" and isinstance(value, dict):
-            result.update((str(key), item) for key, item in value.items())
-        else:
-            result[name] = value
+    attributes = vars(record)
+    if attributes.keys() - STANDARD_ATTRIBUTES:  # most records carry nothing more
+        for name, value in attributes.items():
+            if name in STANDARD_ATTRIBUTES or name.startswith("_"):
+                continue
+            if name == "extra" and isinstance(value, dict):
+                result.update((str(key), item) for key, item in value.items())
+            else:
+                result[name] = value
     return result
 
 

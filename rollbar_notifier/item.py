@@ -2,23 +2,36 @@
 
 This is the whole off-thread data path in one place, so the worker, blocking mode and
 the 413 rebuild all produce items the same way.
+
+Most of an item's scrubbing is of text that comes again in item after item: the
+source lines around each frame and the recent log records. Each is scrubbed once, by
+the builder's scrubber, and shared (:class:`~.scrub.Scrubbed`); only what is new to an
+item is scrubbed for it. An event with far too many frames is cut before it is built
+(:func:`~.truncate.precut`), so that an item is encoded once in the common case and a
+fit never encodes much more than twice the limit.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from .bounded import PAYLOAD_LIMITS, snapshot
 from .config import Config
 from .contract import BODY_KINDS
 from .event import Event
-from .payload import build_payload
+from .payload import build_payload, source_lines, telemetry_events
 from .scrub import Scrubber
-from .truncate import add_diagnostic, encode, fit
+from .telemetry import Snapshot
+from .truncate import Precut, add_diagnostic, encode, fit, precut
 
 log = logging.getLogger(__name__)
+
+MAX_SOURCES_KEPT = 4096
+"""Frames (file and line) whose scrubbed source lines the builder keeps; past it, it
+starts over. A file edited while the program runs is read anew only then, as
+``linecache`` would serve its old lines until checked anyway."""
 
 
 class ItemBuilder:
@@ -28,13 +41,15 @@ class ItemBuilder:
         self.config = config
         secrets = (config.access_token,) if config.access_token else ()
         self.scrubber = Scrubber(config.scrub_fields, secrets, config.scrub_patterns)
+        self._sources: Dict[Tuple[str, Optional[int]], Dict[str, Any]] = {}
 
     def build(self, event: Event, limit: Optional[int] = None) -> Optional[bytes]:
         """The encoded item, or ``None`` when ``before_send`` dropped it. Never raises."""
         limit = limit or self.config.max_body_bytes
+        cut = Precut()
         try:
-            payload = self.scrubber.scrub(_noted(build_payload(event, self.config),
-                                                 event.diagnostic))
+            event, cut = precut(event, limit)
+            payload = self.scrubber.scrub(self.payload(event))
         except Exception:
             log.warning("rollbar_notifier could not build an item; sending a minimal one",
                         exc_info=True)
@@ -47,7 +62,39 @@ class ItemBuilder:
         payload = self._before_send(payload)
         if payload is None:
             return None
-        return fit(payload, limit)
+        return fit(payload, limit, cut)
+
+    def payload(self, event: Event) -> Dict[str, Any]:
+        """The item before scrubbing; its shared parts come scrubbed already."""
+        return _noted(build_payload(event, self.config, self._source, self._telemetry),
+                      event.diagnostic)
+
+    def _source(self, filename: str, lineno: Optional[int]) -> Dict[str, Any]:
+        """A frame's source lines, scrubbed once. The code line is scrubbed again with the
+        frame (a string cannot be marked as done), its neighbours are not."""
+        key = (filename, lineno)
+        found = self._sources.get(key)
+        if found is None:
+            found = source_lines(filename, lineno)
+            if "context" in found:
+                found["context"] = self.scrubber.scrubbed(found["context"], "context",
+                                                          source=True)
+            if len(self._sources) >= MAX_SOURCES_KEPT:
+                self._sources.clear()
+            self._sources[key] = found
+        return found
+
+    def _telemetry(self, event: Event) -> List[Dict[str, Any]]:
+        """Collected log records come scrubbed, once each; a list the caller gave is
+        scrubbed with the rest of the item."""
+        telemetry = event.telemetry
+        if not isinstance(telemetry, Snapshot):
+            return telemetry_events(event)
+        try:
+            return telemetry.scrubbed(self.scrubber)
+        except Exception:
+            log.debug("rollbar_notifier: building telemetry failed", exc_info=True)
+            return []
 
     def _before_send(self, payload: Dict[str, Any]) -> Optional[Dict[str, Any]]:
         hook = self.config.before_send

@@ -61,7 +61,8 @@ _after_close: List[Callable[[], None]] = []
 
 
 def on_fork_in_child(reset: Callable[[], None]) -> None:
-    """Have ``reset`` replace a module-level lock in a forked child, before anything runs."""
+    """Have ``reset`` replace a module-level lock (or reseed a generator) in a forked
+    child, before anything runs."""
     _lock_resets.append(reset)
 
 
@@ -129,15 +130,25 @@ def flush_all() -> None:
             log.debug("rollbar_notifier: flushing failed", exc_info=True)
 
 
-def _after_fork_in_child() -> None:
-    """Locks first, then transports: a sender restarted on a parent's socket would corrupt
-    its stream."""
+def _reset_in_child() -> None:
+    """Module state first, whether or not a notifier exists yet (a uuid generator is
+    reseeded even in a process that only captures); registered when this module is
+    imported, so it runs before :func:`_after_fork_in_child`."""
     global _lock, _closing
     _lock = threading.Lock()
     _closing = False
     _after_close.clear()
     for reset in _lock_resets:
         reset()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_in_child)
+
+
+def _after_fork_in_child() -> None:
+    """After the module state: a sender restarted on a parent's socket would corrupt its
+    stream."""
     for obj in [*_transports, *_senders]:
         try:
             obj.after_fork_in_child()

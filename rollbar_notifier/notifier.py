@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 class Sender(Protocol):
     """What the notifier needs of its mode: it never asks which one it has."""
 
+    def admits(self) -> bool: ...
     def submit(self, event: Event) -> bool: ...
     def flush(self, timeout: Optional[float] = None) -> bool: ...
     def close(self, timeout: Optional[float] = None) -> None: ...
@@ -78,6 +79,8 @@ class Notifier:
         try:
             exc = None if fields.exception is None else fields.exception[1]
             if isinstance(exc, self.config.ignore) or not self._once.first(exc):
+                return None
+            if not sender.admits():
                 return None
             event = capture(fields, self.config.capture_locals)
             if event is None:

@@ -12,7 +12,7 @@ import linecache
 import logging
 import os
 import sys
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 from urllib.parse import parse_qsl
 
 from ._version import __version__
@@ -26,6 +26,7 @@ from .contract import (
     MAX_TITLE,
     REQUEST_OBJECT_FIELDS,
     REQUEST_TEXT_FIELDS,
+    digest,
     fingerprint,
 )
 from .event import Event, Frame, Trace
@@ -37,8 +38,19 @@ MAX_SOURCE_LINE = 500
 log = logging.getLogger(__name__)
 
 
-def build_payload(event: Event, config: Config) -> Dict[str, Any]:
-    """Return the complete item for ``event``; every optional field present only when set."""
+Source = Callable[[str, Optional[int]], Dict[str, Any]]
+"""A frame's ``code`` and ``context``, from its file and line (empty when unknown)."""
+Events = Callable[[Event], List[Dict[str, Any]]]
+"""The telemetry events of an item."""
+
+
+def build_payload(event: Event, config: Config, source: Optional[Source] = None,
+                  telemetry: Optional[Events] = None) -> Dict[str, Any]:
+    """Return the complete item for ``event``; every optional field present only when set.
+
+    ``source`` and ``telemetry`` (default: read them now) let the item builder hand in
+    parts it made once, already scrubbed, for many items.
+    """
     data: Dict[str, Any] = {
         "environment": config.environment[:MAX_ENVIRONMENT],
         "level": event.level,
@@ -46,7 +58,7 @@ def build_payload(event: Event, config: Config) -> Dict[str, Any]:
         "uuid": event.uuid,
         "language": "python",
         "platform": config.platform,
-        "body": _body(event),
+        "body": _body(event, source or source_lines, telemetry or telemetry_events),
         "server": _server(config),
         "notifier": {"name": NOTIFIER_NAME, "version": __version__},
         "custom": {"thread": event.thread, **(event.extra or {})},
@@ -57,7 +69,8 @@ def build_payload(event: Event, config: Config) -> Dict[str, Any]:
         "context": event.context[:MAX_CONTEXT] if event.context else None,
         "request": _request(event.request) if event.request else None,
         "person": _person(event.person) if event.person else None,
-        "fingerprint": fingerprint(event.fingerprint) if event.fingerprint else None,
+        "fingerprint": (fingerprint(event.fingerprint) if event.fingerprint
+                        else digest(event.group) if event.group else None),
         "title": event.title[:MAX_TITLE] if event.title else None,
     }
     data.update((key, value) for key, value in optional.items() if value is not None)
@@ -115,24 +128,24 @@ def _as_object(value: Any) -> Optional[Dict[str, Any]]:
     return None
 
 
-def _body(event: Event) -> Dict[str, Any]:
+def _body(event: Event, source: Source, telemetry: Events) -> Dict[str, Any]:
     body: Dict[str, Any]
     if not event.traces:
         body = {"message": {"body": event.message or ""}}
     elif len(event.traces) == 1:
-        body = {"trace": _trace(event.traces[0], event.description)}
+        body = {"trace": _trace(event.traces[0], event.description, source)}
     else:
         body = {"trace_chain": [
-            _trace(trace, event.description if index == 0 else None)
+            _trace(trace, event.description if index == 0 else None, source)
             for index, trace in enumerate(event.traces)
         ]}
-    events = _telemetry_events(event)
+    events = telemetry(event)
     if events:
         body["telemetry"] = events
     return body
 
 
-def _telemetry_events(event: Event) -> List[Dict[str, Any]]:
+def telemetry_events(event: Event) -> List[Dict[str, Any]]:
     """Lazy telemetry is built here, on the sender thread; a failure costs only it."""
     if not callable(event.telemetry):
         return event.telemetry or []
@@ -143,23 +156,23 @@ def _telemetry_events(event: Event) -> List[Dict[str, Any]]:
         return []
 
 
-def _trace(trace: Trace, description: Optional[str]) -> Dict[str, Any]:
+def _trace(trace: Trace, description: Optional[str], source: Source) -> Dict[str, Any]:
     exception: Dict[str, Any] = {"class": trace.class_name, "message": trace.message}
     if description:
         exception["description"] = description
-    result: Dict[str, Any] = {"frames": [_frame(frame) for frame in trace.frames],
+    result: Dict[str, Any] = {"frames": [_frame(frame, source) for frame in trace.frames],
                               "exception": exception}
     if trace.omitted_frames:
         result["omitted_frames"] = trace.omitted_frames
     return result
 
 
-def _frame(frame: Frame) -> Dict[str, Any]:
+def _frame(frame: Frame, source: Source) -> Dict[str, Any]:
     result: Dict[str, Any] = {"filename": frame.filename, "lineno": frame.lineno,
                               "method": frame.method}
     if frame.class_name:
         result["class_name"] = frame.class_name
-    result.update(_source(frame.filename, frame.lineno))
+    result.update(source(frame.filename, frame.lineno))
     if frame.argspec:
         result["argspec"] = frame.argspec
     if frame.varargspec:
@@ -171,15 +184,10 @@ def _frame(frame: Frame) -> Dict[str, Any]:
     return result
 
 
-def _source(filename: str, lineno: Optional[int]) -> Dict[str, Any]:
+def source_lines(filename: str, lineno: Optional[int]) -> Dict[str, Any]:
     """The frame's line and its neighbours, from linecache (primed lazily at capture)."""
-    if not lineno:
-        return {}
-    try:
-        lines = linecache.getlines(filename)
-    except Exception:
-        return {}
-    if not 0 < lineno <= len(lines):
+    lines = _lines(filename, lineno)
+    if lines is None or lineno is None:
         return {}
 
     def clean(line: str) -> str:
@@ -193,6 +201,36 @@ def _source(filename: str, lineno: Optional[int]) -> Dict[str, Any]:
             "post": [clean(line) for line in lines[lineno:lineno + CONTEXT_LINES]],
         },
     }
+
+
+FRAME_OVERHEAD = 40
+"""Encoded bytes of a frame besides its strings: keys, quotes, the line number."""
+MAX_FRAME_BYTES_AT_LEAST = FRAME_OVERHEAD + 512 + 255 + (2 * CONTEXT_LINES + 1) * MAX_SOURCE_LINE
+"""The most :func:`frame_bytes_at_least` can say (capture bounds the names)."""
+
+
+def frame_bytes_at_least(frame: Frame) -> int:
+    """Fewer bytes than the frame will encode to, without building it: its names and its
+    source lines' characters (escaping only adds), but not its locals."""
+    total = FRAME_OVERHEAD + len(frame.filename) + len(frame.method)
+    lineno = frame.lineno
+    lines = _lines(frame.filename, lineno)
+    if lines is not None and lineno is not None:
+        start = max(lineno - 1 - CONTEXT_LINES, 0)
+        for line in lines[start:lineno + CONTEXT_LINES]:
+            total += max(min(len(line) - 2, MAX_SOURCE_LINE), 0)  # "\r\n" at most
+    return total
+
+
+def _lines(filename: str, lineno: Optional[int]) -> Optional[List[str]]:
+    """The file's lines if ``lineno`` is one of them."""
+    if not lineno:
+        return None
+    try:
+        lines = linecache.getlines(filename)
+    except Exception:
+        return None
+    return lines if 0 < lineno <= len(lines) else None
 
 
 def _server(config: Config) -> Dict[str, Any]:

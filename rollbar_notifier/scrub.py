@@ -64,6 +64,8 @@ _SOURCE_KEYS = frozenset({"code", "context"})
 """Keys of a frame holding source lines: there a name's value is scrubbed only when it is
 a quoted literal, so ``password = getpass()`` stays readable code."""
 _NO_VALUE = frozenset({"None", "null"})
+_ATOMS = frozenset({int, float, bool, type(None)})
+"""Values that hold no text: passed through as they are."""
 """Kept in text, as ``None`` is kept under a sensitive key: the reader learns it was unset."""
 
 _KEY_BEFORE = re.compile(r"[ \t]*\]?(?:[\"']\\?)?([A-Za-z0-9_.\-]{1," + str(MAX_KEY) + "})")
@@ -144,6 +146,19 @@ def _custom_branch(patterns: Tuple[str, ...]) -> str:
             + "|".join(f"(?:{pattern})" for pattern in patterns) + ")")
 
 
+class Scrubbed(Dict[str, Any]):
+    """A part of a payload that a scrubber has scrubbed already: that scrubber's walk
+    takes it as it is. Source lines and telemetry events come again in item after item;
+    they are scrubbed once each and shared. Nobody edits a shared part in place (the
+    truncation ladder rebuilds what it shortens)."""
+
+    __slots__ = ("by",)
+
+    def __init__(self, value: Dict[str, Any], by: Scrubber) -> None:
+        super().__init__(value)
+        self.by = by
+
+
 class Scrubber:
     """Decides which keys are sensitive (cached) and scrubs nested data with that rule."""
 
@@ -154,7 +169,7 @@ class Scrubber:
         self._short: FrozenSet[str] = frozenset(n for n in names if len(n) < _SHORT)
         self._secrets = tuple(s for s in secrets if s and len(s) >= 8)
         self._cache: Dict[str, bool] = {}
-        self._keys: Dict[str, str] = {}
+        self._keys: Dict[str, Tuple[str, bool]] = {}
         self._handlers: Dict[str, Handler] = {}
         self._pattern = self._compile(tuple(patterns), "")
         self._source_pattern = self._compile(tuple(patterns), _QUOTE_AHEAD)
@@ -178,19 +193,38 @@ class Scrubber:
         """A scrubbed copy of ``value``; ``key`` is the name it is stored under, if any."""
         return self._walk(value, key, False)
 
+    def scrubbed(self, value: Dict[str, Any], key: Optional[str] = None,
+                 source: bool = False) -> Scrubbed:
+        """``value`` scrubbed as if stored under ``key`` (in a frame's source lines when
+        ``source``), marked so that this scrubber passes it by from now on."""
+        return Scrubbed(self._walk(value, key, source), self)
+
     def scrub_text(self, text: str) -> str:
         """``text`` with every secret in it replaced, and every other character kept."""
         return self._text(text, False)
 
     def _walk(self, value: Any, key: Optional[str], source: bool) -> Any:
-        if isinstance(value, str):
+        kind = type(value)
+        if kind is str:
             return self._text(value, source)
+        if kind in _ATOMS or (kind is Scrubbed and value.by is self):
+            return value
         if isinstance(value, dict):
             frame = "filename" in value and "lineno" in value
-            return {self._key(k) if isinstance(k, str) else k:
-                    SCRUBBED if self._sensitive_key(k) and v not in (None, "")
-                    else self._walk(v, k, source or (frame and k in _SOURCE_KEYS))
-                    for k, v in value.items()}
+            result = {}
+            for k, v in value.items():
+                if type(k) is str:
+                    name, sensitive = self._key(k)
+                    if sensitive and v is not None and v != "":
+                        result[name] = SCRUBBED
+                        continue
+                else:
+                    name = k
+                result[name] = v if type(v) in _ATOMS else self._walk(
+                    v, k, source or (frame and k in _SOURCE_KEYS))
+            return result
+        if isinstance(value, str):
+            return self._text(value, source)
         if isinstance(value, list):
             if key == "argv":
                 return self._argv(value)
@@ -199,17 +233,15 @@ class Scrubber:
             return [self._walk(item, None, source) for item in value]
         return value
 
-    def _key(self, key: str) -> str:
-        """A key scrubbed like text: the same few keys come in every item, so cached."""
-        scrubbed = self._keys.get(key)
-        if scrubbed is None:
-            scrubbed = self._text(key, False)
+    def _key(self, key: str) -> Tuple[str, bool]:
+        """A key scrubbed like text, and whether its value is a secret: the same few keys
+        come in every item, so cached."""
+        known = self._keys.get(key)
+        if known is None:
+            known = (self._text(key, False), self.is_sensitive(key))
             if len(self._keys) < _CACHE_LIMIT:
-                self._keys[key] = scrubbed
-        return scrubbed
-
-    def _sensitive_key(self, key: Any) -> bool:
-        return isinstance(key, str) and self.is_sensitive(key)
+                self._keys[key] = known
+        return known
 
     def _is_secret_pair(self, value: List[Any]) -> bool:
         """``["Authorization", "Bearer x"]``: headers as pairs, as ASGI and WSGI give them."""

@@ -37,12 +37,13 @@ import itertools
 import logging
 import operator
 import threading
-from typing import Any, Deque, Dict, Iterable, List, Optional, Tuple, Union
+from typing import Any, Callable, Deque, Dict, Iterable, List, Optional, Tuple, Union
 
 from .bounded import safe_str
 from .event import LazyTelemetry
 from .levels import from_logging
 from .scope import Owner, current_scope
+from .scrub import Scrubbed, Scrubber
 
 log = logging.getLogger(__name__)
 
@@ -55,13 +56,21 @@ EXCLUDED_LOGGERS = ("rollbar_notifier", "urllib3", "requests")
 EXCLUDED_THREAD_PREFIX = "rollbar_notifier"
 
 
+MAX_NAMES_CACHED = 4096
+_excluded_names: Dict[str, bool] = {}
+"""Logger name -> excluded: asked twice for every record (collector and handler)."""
+
+
 def is_excluded(record: logging.LogRecord) -> bool:
     """Records the notifier must never report nor collect, to avoid reporting itself."""
     name = record.name or ""
-    for prefix in EXCLUDED_LOGGERS:
-        if name == prefix or name.startswith(prefix + "."):
-            return True
-    return (record.threadName or "").startswith(EXCLUDED_THREAD_PREFIX)
+    excluded = _excluded_names.get(name)
+    if excluded is None:
+        excluded = any(name == prefix or name.startswith(prefix + ".")
+                       for prefix in EXCLUDED_LOGGERS)
+        if len(_excluded_names) < MAX_NAMES_CACHED:
+            _excluded_names[name] = excluded
+    return excluded or (record.threadName or "").startswith(EXCLUDED_THREAD_PREFIX)
 
 
 ENTRY_BYTES = 200
@@ -74,8 +83,8 @@ class _Entry:
     report has looked at it, its telemetry event (``False`` when its logger rejects it).
     Two reports computing the event at once agree."""
 
-    __slots__ = ("created", "event", "ident", "level", "logger", "message", "nbytes", "serial",
-                 "thread")
+    __slots__ = ("created", "event", "ident", "level", "logger", "message", "nbytes", "scrubbed",
+                 "serial", "thread")
 
     def __init__(self, record: logging.LogRecord, serial: int) -> None:
         self.serial = serial
@@ -87,6 +96,8 @@ class _Entry:
         self.message = _message(record)
         self.nbytes = ENTRY_BYTES + len(self.message)
         self.event: Union[bool, Dict[str, Any], None] = None
+        self.scrubbed: Optional[Scrubbed] = None
+        """The event as the last scrubber to ask made it: one entry goes with many items."""
 
     def is_record(self, key: Tuple[int, float]) -> bool:
         """Whether this entry was taken from the record ``key`` names (see :func:`_key`)."""
@@ -100,6 +111,17 @@ class _Entry:
                 "timestamp_ms": int(self.created * 1000),
                 "body": {"message": message, "logger": self.logger}}
         return self.event
+
+    def scrubbed_by(self, scrubber: Scrubber) -> Optional[Scrubbed]:
+        """The event scrubbed by ``scrubber``, once; ``None`` when its logger rejects it."""
+        done = self.scrubbed
+        if done is not None and done.by is scrubber:
+            return done
+        event = self.resolve()
+        if not isinstance(event, dict):
+            return None
+        done = self.scrubbed = scrubber.scrubbed(event)
+        return done
 
     def _logged_message(self) -> Optional[str]:
         """The message as the record's logger let it through (its filters may rewrite
@@ -182,6 +204,14 @@ class Snapshot:
         """What this item adds to the memory telemetry holds (see :meth:`_Ring.charge`)."""
 
     def __call__(self) -> List[Dict[str, Any]]:
+        """The events, shared, never copied: no stage edits them in place."""
+        return self._events(_Entry.resolve)
+
+    def scrubbed(self, scrubber: Scrubber) -> List[Dict[str, Any]]:
+        """The events as ``scrubber`` makes them, each scrubbed once for every item."""
+        return self._events(lambda entry: entry.scrubbed_by(scrubber))
+
+    def _events(self, make: Callable[[_Entry], Any]) -> List[Dict[str, Any]]:
         own = self._own
         entries = sorted(self._shared + own, key=_created) if own else self._shared
         chosen: List[Dict[str, Any]] = []
@@ -191,8 +221,8 @@ class Snapshot:
                 break
             if entry.level < self._level or (exclude is not None and entry.is_record(exclude)):
                 continue
-            event = entry.resolve()
-            if isinstance(event, dict):  # shared, never copied: no stage edits in place
+            event = make(entry)
+            if isinstance(event, dict):
                 chosen.append(event)
         chosen.reverse()
         return chosen

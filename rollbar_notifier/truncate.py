@@ -8,12 +8,15 @@ frames. What was cut is recorded in ``data.notifier.diagnostic`` so nobody is mi
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from .bounded import PAYLOAD_LIMITS, safe_str, snapshot
 from .contract import MAX_BODY_BYTES, body_traces
+from .event import Event
+from .payload import MAX_FRAME_BYTES_AT_LEAST, frame_bytes_at_least
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +29,7 @@ once more than needed but never cuts more than needed."""
 FRAMES_KEPT: Tuple[Tuple[int, int, int], ...] = ((10, 40, 10), (2, 10, 2))
 """By the successive frame steps: (outermost, innermost) frames kept in the first trace,
 and innermost frames kept in every later trace of a chain (up to 19 more traces)."""
+
 STRING_CAPS: Tuple[int, ...] = (1024, 256, 64)
 CONTAINER_CAPS: Dict[int, int] = {1024: 50, 256: 20, 64: 5}
 """Items kept per list or object at each string cap: wide data shrinks with long data."""
@@ -52,19 +56,71 @@ def encode(payload: Any) -> bytes:
     return text.encode("utf-8", "replace")
 
 
-def fit(payload: Payload, limit: int = MAX_BODY_BYTES) -> bytes:
+@dataclasses.dataclass(frozen=True)
+class Precut:
+    """What :func:`precut` took from an event before its item was built."""
+
+    steps: Tuple[str, ...] = ()
+    bytes: int = 0
+    """An estimate of what the cut frames would have added to the encoded item."""
+
+
+def precut(event: Event, limit: int) -> Tuple[Event, Precut]:
+    """Cut the frames of an event whose frames alone would make its item over twice
+    ``limit``, before anything is built, scrubbed or encoded; as the ladder's first step
+    would cut them, so the item reads the same. Everything else capture bounds well
+    below the limit: only frames (up to :data:`~.traces.MAX_CHAIN_FRAMES` of a chain,
+    each with seven source lines) can make an item many times too large. The event
+    itself is left as it is: a 413 rebuilds from it.
+    """
+    frames = [frame for trace in event.traces for frame in trace.frames]
+    threshold = 2 * limit
+    if len(frames) * MAX_FRAME_BYTES_AT_LEAST <= threshold:
+        return event, Precut()
+    estimate = counted = 0
+    while estimate <= threshold:
+        if counted == len(frames):
+            return event, Precut()
+        estimate += frame_bytes_at_least(frames[counted])
+        counted += 1
+    head, tail, chained = FRAMES_KEPT[0]
+    traces = []
+    removed = 0
+    for index, trace in enumerate(event.traces):
+        keep_head, keep_tail = (head, tail) if index == 0 else (0, chained)
+        kept = trace.frames
+        if len(kept) > keep_head + keep_tail:
+            kept = kept[:keep_head] + kept[len(kept) - keep_tail:]
+        removed += len(trace.frames) - len(kept)
+        traces.append(dataclasses.replace(
+            trace, frames=kept,
+            omitted_frames=trace.omitted_frames + len(trace.frames) - len(kept)))
+    return (dataclasses.replace(event, traces=traces),
+            Precut((_frames_step_name(head, tail),), removed * estimate // counted))
+
+
+def fit(payload: Payload, limit: int = MAX_BODY_BYTES, cut: Precut = Precut()) -> bytes:
     """Return the encoded payload, shrunk by the ladder until it is at most ``limit`` bytes.
 
+    The ladder edits ``payload`` itself (a caller that needs it unchanged passes a copy):
+    parsing the encoded item back to get a copy to cut cost more than encoding it. A
+    shared part (:class:`~.scrub.Scrubbed`) is never edited, only left out or rebuilt.
     The whole item is encoded again only when the steps' own count of what they cut
     says it may fit: encoding a large item after every step made its fit cost many
-    times one encoding. A step that found nothing to cut is not recorded.
+    times one encoding. A step that found nothing to cut is not recorded; what
+    :func:`precut` cut is recorded first.
     """
     body = encode(payload)
-    if len(body) <= limit:
+    if len(body) <= limit and not cut.steps:
         return body
-    original = size = len(body)
-    work: Payload = json.loads(body)
-    steps: List[str] = []
+    original = len(body) + cut.bytes
+    size = len(body)
+    work = payload
+    steps: List[str] = list(cut.steps)
+    if size <= limit:
+        body = _with_diagnostic(work, original, steps)
+        if len(body) <= limit:
+            return body
     for name, step in _LADDER:
         saved = step(work)
         if not saved:
@@ -186,8 +242,12 @@ def _drop_extras(work: Payload) -> int:
     return sum(len(encode({key: place.pop(key)})) for place, key in places if key in place)
 
 
+def _frames_step_name(head: int, tail: int) -> str:
+    return f"frames_{head}_{tail}"
+
+
 _LADDER: Tuple[Tuple[str, Step], ...] = (
-    *((f"frames_{head}_{tail}", _frames_step(head, tail, chained))
+    *((_frames_step_name(head, tail), _frames_step(head, tail, chained))
       for head, tail, chained in FRAMES_KEPT),
     ("locals_outer", _drop_from_frames("locals", keep_innermost=True)),
     ("locals_all", _drop_from_frames("locals", keep_innermost=False)),

@@ -24,7 +24,7 @@ import queue
 import random
 import threading
 import time
-from typing import Any, Callable, List, Optional, Tuple, Union
+from typing import Callable, List, Optional, Tuple, Union
 
 from . import lifecycle, losses
 from .blocking import OutageAwareDelivery
@@ -55,16 +55,6 @@ class _Marker:
 _DRAIN_SPOOL = _Marker("drain spool")
 _STOP = _Marker("stop")
 QueueItem = Union[Event, _Marker]
-
-EVENT_BYTES = 1024
-"""What any event holds besides its strings and snapshots: the objects themselves, its
-uuid, level and thread names; an over-estimate on 64-bit CPython."""
-FRAME_BYTES = 200
-"""One frame, besides its locals and names."""
-NODE_BYTES = 64
-"""One value of a snapshot (a dict, list, number or string object), besides its
-characters."""
-
 
 class Worker:
     """The sender of a ``mode="thread"`` notifier."""
@@ -109,6 +99,14 @@ class Worker:
 
     # -- caller side -------------------------------------------------------------------
 
+    def admits(self) -> bool:
+        """Whether a report may be captured at all: when the queue is full, it is dropped
+        and counted now, before capture spends anything on it (in a burst, most reports)."""
+        if self._closed or not self._queue.full():
+            return True
+        self._lose()
+        return False
+
     def submit(self, event: Event) -> bool:
         """Queue ``event`` without blocking; ``False`` when it was dropped instead."""
         if self._closed:
@@ -117,12 +115,15 @@ class Worker:
             self.counters.drop(DropReason.CLOSED)
             return False
         if not self._queue.offer(event, footprint(event)):
-            with self._lock:
-                self._lost += 1
-            self.counters.drop(DropReason.QUEUE_FULL)
+            self._lose()
             return False
         self.counters.add("queued")
         return True
+
+    def _lose(self) -> None:
+        with self._lock:
+            self._lost += 1
+        self.counters.drop(DropReason.QUEUE_FULL)
 
     def _send_late(self, event: Event) -> bool:
         """A report after the ``atexit`` close: send it here within what remains of the exit
@@ -157,16 +158,16 @@ class Worker:
         After :meth:`close` there is nothing left to wait for, so it returns at once.
         """
         if self._closed:
-            return self._queue.unfinished_tasks == 0
+            return self._queue.unfinished == 0
         return self._wait_idle(timeout)
 
     def _wait_idle(self, timeout: Optional[float]) -> bool:
         if not self._threads or threading.current_thread() in self._threads:
-            return not self._threads or self._queue.unfinished_tasks == 0
+            return not self._threads or self._queue.unfinished == 0
         deadline = None if timeout is None else self._clock() + max(timeout, 0.0)
-        done = self._queue.all_tasks_done
+        done = self._queue.all_done
         with done:
-            while self._queue.unfinished_tasks:
+            while self._queue.unfinished:
                 if deadline is None:
                     done.wait()
                     continue
@@ -296,84 +297,73 @@ class Worker:
             self._start()
 
 
-class _BoundedQueue(queue.Queue):  # type: ignore[type-arg]
-    """A ``queue.Queue`` bounded in items and in estimated bytes, whose lock the same
-    thread may take again. Items go in through :meth:`offer` only.
+class _BoundedQueue:
+    """A FIFO bounded in items and in estimated bytes, that a caller never waits on for
+    longer than a few counter updates.
 
-    Garbage collection can run a ``__del__`` at any allocation, even inside a queue
-    operation; if it raises, the unraisable hook reports it and queues on the same
-    thread. With the stdlib's plain lock that nested put would deadlock the host.
+    Items travel on a ``queue.SimpleQueue``, written in C and reentrant: garbage
+    collection can run a ``__del__`` at any allocation, even inside :meth:`offer`, and if
+    it raises, the unraisable hook reports and so offers again on the same thread. The
+    counts are kept under a lock that thread may take again (``mutex``) for the same
+    reason. Cheaper than ``queue.Queue``, whose every put takes a lock and wakes a
+    condition: this is on every report's path.
     """
 
     def __init__(self, maxsize: int, maxbytes: int) -> None:
-        super().__init__(maxsize)
-        self.mutex = threading.RLock()  # type: ignore[assignment]
-        self.not_empty = threading.Condition(self.mutex)
-        self.not_full = threading.Condition(self.mutex)
-        self.all_tasks_done = threading.Condition(self.mutex)
+        self._items: queue.SimpleQueue[Tuple[QueueItem, int]] = queue.SimpleQueue()
+        self.mutex = threading.RLock()
+        self.all_done = threading.Condition(self.mutex)
+        self.maxsize = maxsize
         self.maxbytes = maxbytes
+        self.size = 0
+        """Items offered and not yet taken."""
         self.nbytes = 0
+        self.unfinished = 0
+        """Items offered and not yet done with (:meth:`task_done`)."""
+
+    def full(self) -> bool:
+        """Whether the next event would be refused whatever its size."""
+        return self.size >= self.maxsize or self.nbytes >= self.maxbytes
 
     def offer(self, item: QueueItem, nbytes: int = 0) -> bool:
         """Queue ``item`` without waiting; ``False`` when that would pass either bound."""
         with self.mutex:
-            if nbytes and self.nbytes + nbytes > self.maxbytes:
+            if self.size >= self.maxsize or (nbytes and self.nbytes + nbytes > self.maxbytes):
                 return False
-            try:
-                self.put_nowait((item, nbytes))
-            except queue.Full:
-                return False
-            return True
+            self.size += 1
+            self.nbytes += nbytes
+            self.unfinished += 1
+        self._items.put((item, nbytes))
+        return True
 
-    def _put(self, entry: Tuple[QueueItem, int]) -> None:
-        self.queue.append(entry)
-        self.nbytes += entry[1]
+    def get(self) -> QueueItem:
+        return self._taken(self._items.get())
 
-    def _get(self) -> QueueItem:
-        item, nbytes = self.queue.popleft()
-        self.nbytes -= nbytes
-        return item  # type: ignore[no-any-return]
+    def get_nowait(self) -> QueueItem:
+        """The next item; raises ``queue.Empty`` when there is none."""
+        return self._taken(self._items.get_nowait())
+
+    def _taken(self, entry: Tuple[QueueItem, int]) -> QueueItem:
+        item, nbytes = entry
+        with self.mutex:
+            self.size -= 1
+            self.nbytes -= nbytes
+        return item
+
+    def task_done(self) -> None:
+        with self.mutex:
+            self.unfinished -= 1
+            if self.unfinished <= 0:
+                self.all_done.notify_all()
+
+    def empty(self) -> bool:
+        return self.size <= 0
 
 
 def footprint(event: Event) -> int:
-    """Bytes ``event`` holds, over-estimated without encoding it: its strings, the
-    snapshots capture copied (bounded in nodes and characters there) and its telemetry
-    entries. Entries shared with other queued events are counted in each."""
-    parts: List[Any] = [event.message, event.description, event.context, event.fingerprint,
-                        event.title, event.framework, event.extra, event.request,
-                        event.person, event.diagnostic]
-    frames = 0
-    for trace in event.traces:
-        parts += (trace.class_name, trace.message)
-        frames += len(trace.frames)
-        for frame in trace.frames:
-            parts += (frame.filename, frame.method, frame.argspec, frame.varargspec,
-                      frame.keywordspec, frame.locals, frame.class_name)
+    """Bytes ``event`` holds, over-estimated without encoding it: what capture charged its
+    copies (:attr:`~.event.Event.nbytes`) and its telemetry entries. A telemetry list given
+    by the caller was copied by capture too; entries shared with other queued events are
+    counted in the first that took them (see :meth:`.telemetry.Snapshot`)."""
     telemetry = event.telemetry
-    if isinstance(telemetry, Snapshot):
-        total = telemetry.nbytes
-    else:
-        total = 0
-        if isinstance(telemetry, list):
-            parts.append(telemetry)
-    return EVENT_BYTES + FRAME_BYTES * frames + total + _tree_bytes(parts)
-
-
-def _tree_bytes(pending: List[Any]) -> int:
-    """Nodes and characters of JSON-ready data, as capture's snapshots are; consumes
-    ``pending``."""
-    nodes = 0
-    chars = 0
-    pop, extend = pending.pop, pending.extend
-    while pending:
-        node = pop()
-        nodes += 1
-        kind = type(node)
-        if kind is str:
-            chars += len(node)
-        elif kind is dict:
-            extend(node)
-            extend(node.values())
-        elif kind is list or kind is tuple:
-            extend(node)
-    return NODE_BYTES * nodes + chars
+    return event.nbytes + (telemetry.nbytes if isinstance(telemetry, Snapshot) else 0)

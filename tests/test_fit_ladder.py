@@ -3,6 +3,7 @@ steps that cut nothing are neither run twice over the item nor recorded."""
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any, Dict, List
 
@@ -66,10 +67,11 @@ def test_the_fit_stops_at_the_first_rung_that_fits() -> None:
     original = len(encode(payload))
     stopped = {}
     for limit in range(original - 1, 2000, -max(original // 80, 1)):
-        body = fit(payload, limit)
+        body = fit(copy.deepcopy(payload), limit)
         assert len(body) <= limit
         stopped[limit] = tuple(steps(body))
-    size_at = {rungs: len(fit(payload, limit)) for limit, rungs in stopped.items()}
+    size_at = {rungs: len(fit(copy.deepcopy(payload), limit))
+               for limit, rungs in stopped.items()}
     for limit, rungs in stopped.items():
         if len(rungs) > 1 and rungs[:-1] in size_at:
             assert size_at[rungs[:-1]] > limit, (limit, rungs)
