@@ -87,20 +87,18 @@ def _plain_message(fields: ReportFields) -> Optional[Event]:
     :class:`_Capture`, and equal to what it would make (tests/test_capture_fast.py).
     ``None``: the report needs the general capture.
     """
-    if (fields.exception is not None or fields.stack is not None or fields.person is not None
-            or fields.request is not None
-            or not (fields.telemetry is None or callable(fields.telemetry))):
+    (exception, message, stack, level, description, extra, request, person, fingerprint,
+     group, title, context, framework, telemetry, timestamp, thread) = fields  # all, in order
+    if (exception is not None or stack is not None or person is not None
+            or request is not None or type(message) is not str or len(message) > MAX_MESSAGE
+            or not (telemetry is None or callable(telemetry))):
         return None
-    texts = (fields.message, fields.description, fields.context, fields.fingerprint,
-             fields.group, fields.title, fields.framework)
-    chars = 0
-    for index, text in enumerate(texts):
-        if text is None and index:
-            continue
-        if type(text) is not str or len(text) > MAX_MESSAGE:
-            return None
-        chars += len(text)
-    level, timestamp, thread, extra = fields.level, fields.timestamp, fields.thread, fields.extra
+    chars = len(message)
+    for text in (description, context, fingerprint, group, title, framework):
+        if text is not None:
+            if type(text) is not str or len(text) > MAX_MESSAGE:
+                return None
+            chars += len(text)
     if level is None:
         level = "info"
     elif type(level) is not str or level not in LEVELS:
@@ -122,10 +120,9 @@ def _plain_message(fields: ReportFields) -> Optional[Event]:
         chars += extra_chars
         extra = dict(extra) or None
     return Event(uuid=new_uuid(), timestamp=timestamp, level=level, thread=thread,
-                 message=fields.message, description=fields.description,
-                 context=fields.context, extra=extra, fingerprint=fields.fingerprint,
-                 group=fields.group, title=fields.title, framework=fields.framework,
-                 telemetry=fields.telemetry, nbytes=EVENT_BYTES + NODE_BYTES * nodes + chars)
+                 message=message, description=description, context=context, extra=extra,
+                 fingerprint=fingerprint, group=group, title=title, framework=framework,
+                 telemetry=telemetry, nbytes=EVENT_BYTES + NODE_BYTES * nodes + chars)
 
 
 class _Capture:

@@ -78,7 +78,8 @@ class Notifier:
             return None
         try:
             exc = None if fields.exception is None else fields.exception[1]
-            if isinstance(exc, self.config.ignore) or not self._once.first(exc):
+            if exc is not None and (isinstance(exc, self.config.ignore)
+                                    or not self._once.first(exc)):
                 return None
             if not sender.admits():
                 return None

@@ -26,7 +26,7 @@ import threading
 import time
 from typing import Callable, List, Optional, Tuple, Union
 
-from . import lifecycle, losses
+from . import lifecycle, losses, pacing
 from .blocking import OutageAwareDelivery
 from .config import Config
 from .delivery import Delivery, Job, Result
@@ -85,6 +85,11 @@ class Worker:
         self._queue = _BoundedQueue(self.config.queue_size, self.config.queue_bytes)
         self._lock = threading.RLock()
         self._threads: List[threading.Thread] = []
+        self._hurry = threading.Event()
+        self._turn = threading.Lock()
+        """Held by the one sender working while the senders take turns (:meth:`_busy`)."""
+        """Set while somebody waits for the queue to empty, and once closing: no rests."""
+        self._waiting = 0
         self._lost = 0
         self._late_lost = 0
 
@@ -167,14 +172,21 @@ class Worker:
         deadline = None if timeout is None else self._clock() + max(timeout, 0.0)
         done = self._queue.all_done
         with done:
-            while self._queue.unfinished:
-                if deadline is None:
-                    done.wait()
-                    continue
-                remaining = deadline - self._clock()
-                if remaining <= 0:
-                    return False
-                done.wait(remaining)
+            self._waiting += 1
+            self._hurry.set()
+            try:
+                while self._queue.unfinished:
+                    if deadline is None:
+                        done.wait()
+                        continue
+                    remaining = deadline - self._clock()
+                    if remaining <= 0:
+                        return False
+                    done.wait(remaining)
+            finally:
+                self._waiting -= 1
+                if not self._waiting and not self._closed:
+                    self._hurry.clear()
         return True
 
     def close(self, timeout: Optional[float] = None) -> None:
@@ -220,19 +232,46 @@ class Worker:
         policy = self.delivery.policy
         while True:
             item = self._queue.get()
-            try:
-                if item is _STOP:
-                    return
-                if item is _DRAIN_SPOOL:
-                    self.delivery.drain_spool(policy, patient=True)
-                elif isinstance(item, Event):
-                    self._process(item, policy)
-                self._report_losses()
-            except Exception:
-                self.counters.drop(DropReason.INTERNAL_ERROR)
-                log.warning("rollbar_notifier: a sender failed on an item", exc_info=True)
-            finally:
+            if item is _STOP:
                 self._queue.task_done()
+                return
+            busy = self._busy()
+            if busy:
+                self._turn.acquire()
+            try:
+                cpu, started = time.thread_time(), self._clock()
+                self._handle(item, policy)
+                if busy:
+                    self._rest(time.thread_time() - cpu, self._clock() - started)
+            finally:
+                if busy:
+                    self._turn.release()
+
+    def _handle(self, item: QueueItem, policy: RetryPolicy) -> None:
+        try:
+            if item is _DRAIN_SPOOL:
+                self.delivery.drain_spool(policy, patient=True)
+            elif isinstance(item, Event):
+                self._process(item, policy)
+            self._report_losses()
+        except Exception:
+            self.counters.drop(DropReason.INTERNAL_ERROR)
+            log.warning("rollbar_notifier: a sender failed on an item", exc_info=True)
+        finally:
+            self._queue.task_done()
+
+    def _busy(self) -> bool:
+        """Whether items wait with nobody waiting for them: the program reports faster
+        than the senders send. Then they take turns, one working at a time, and rest
+        between items (see :mod:`.pacing`): each sender that works or waits for the
+        interpreter is one more thread the program's own threads queue behind."""
+        return not self._queue.empty() and not self._hurry.is_set()
+
+    def _rest(self, cpu: float, elapsed: float) -> None:
+        """A flush or close cuts the rest short."""
+        seconds = pacing.rest_after(cpu, elapsed)
+        if seconds > 0 and not self._hurry.is_set():
+            self._hurry.wait(seconds)
 
     def _process(self, event: Event, policy: RetryPolicy) -> None:
         job = self.delivery.job_for(event)
@@ -277,6 +316,7 @@ class Worker:
 
     def _stop_threads(self, busy: List[Job]) -> None:
         """Wake and end idle senders; ones stuck in a request are daemons and are left."""
+        self._hurry.set()
         self.delivery.stop.set()
         for _ in self._threads:
             if not self._queue.offer(_STOP):
