@@ -39,7 +39,7 @@ from .config import Config
 from .event import ReportFields, Stack, Telemetry
 from .hooks import install_excepthook
 from .levels import from_logging
-from .notifier import Notifier, get_notifier, resolve_notifier
+from .notifier import Notifier, resolve_notifier
 from .scope import scope_for
 from .telemetry import attach, is_excluded
 
@@ -116,7 +116,7 @@ class RollbarHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         _state.active = True
         try:
-            notifier = self._notifier or get_notifier()
+            notifier = resolve_notifier(self._notifier)
             if notifier is not None:
                 record.rollbar_uuid = self._report(notifier, record)
         except Exception:

@@ -24,10 +24,11 @@ import queue
 import random
 import threading
 import time
-from typing import Callable, List, Optional, Tuple, Union
+from typing import Callable, List, Optional, Union
 
 from . import lifecycle, losses, pacing
 from .blocking import OutageAwareDelivery
+from .bounded_queue import BoundedQueue
 from .config import Config
 from .delivery import Delivery, Job, Result
 from .event import Event, ReportFields
@@ -82,7 +83,7 @@ class Worker:
 
     def _reset(self) -> None:
         """The worker's own state that a forked child must not share with its parent."""
-        self._queue = _BoundedQueue(self.config.queue_size, self.config.queue_bytes)
+        self._queue = BoundedQueue[QueueItem](self.config.queue_size, self.config.queue_bytes)
         self._lock = threading.RLock()
         self._threads: List[threading.Thread] = []
         self._hurry = threading.Event()
@@ -335,69 +336,6 @@ class Worker:
         self._reset()
         if not self._closed:
             self._start()
-
-
-class _BoundedQueue:
-    """A FIFO bounded in items and in estimated bytes, that a caller never waits on for
-    longer than a few counter updates.
-
-    Items travel on a ``queue.SimpleQueue``, written in C and reentrant: garbage
-    collection can run a ``__del__`` at any allocation, even inside :meth:`offer`, and if
-    it raises, the unraisable hook reports and so offers again on the same thread. The
-    counts are kept under a lock that thread may take again (``mutex``) for the same
-    reason. Cheaper than ``queue.Queue``, whose every put takes a lock and wakes a
-    condition: this is on every report's path.
-    """
-
-    def __init__(self, maxsize: int, maxbytes: int) -> None:
-        self._items: queue.SimpleQueue[Tuple[QueueItem, int]] = queue.SimpleQueue()
-        self.mutex = threading.RLock()
-        self.all_done = threading.Condition(self.mutex)
-        self.maxsize = maxsize
-        self.maxbytes = maxbytes
-        self.size = 0
-        """Items offered and not yet taken."""
-        self.nbytes = 0
-        self.unfinished = 0
-        """Items offered and not yet done with (:meth:`task_done`)."""
-
-    def full(self) -> bool:
-        """Whether the next event would be refused whatever its size."""
-        return self.size >= self.maxsize or self.nbytes >= self.maxbytes
-
-    def offer(self, item: QueueItem, nbytes: int = 0) -> bool:
-        """Queue ``item`` without waiting; ``False`` when that would pass either bound."""
-        with self.mutex:
-            if self.size >= self.maxsize or (nbytes and self.nbytes + nbytes > self.maxbytes):
-                return False
-            self.size += 1
-            self.nbytes += nbytes
-            self.unfinished += 1
-        self._items.put((item, nbytes))
-        return True
-
-    def get(self) -> QueueItem:
-        return self._taken(self._items.get())
-
-    def get_nowait(self) -> QueueItem:
-        """The next item; raises ``queue.Empty`` when there is none."""
-        return self._taken(self._items.get_nowait())
-
-    def _taken(self, entry: Tuple[QueueItem, int]) -> QueueItem:
-        item, nbytes = entry
-        with self.mutex:
-            self.size -= 1
-            self.nbytes -= nbytes
-        return item
-
-    def task_done(self) -> None:
-        with self.mutex:
-            self.unfinished -= 1
-            if self.unfinished <= 0:
-                self.all_done.notify_all()
-
-    def empty(self) -> bool:
-        return self.size <= 0
 
 
 def footprint(event: Event) -> int:
