@@ -86,3 +86,26 @@ def _default_action(number: int) -> None:
     """End the process as the signal would have without us."""
     signal.signal(number, signal.SIG_DFL)
     os.kill(os.getpid(), number)
+
+
+SYNCHRONOUS_SIGNALS = frozenset(
+    getattr(signal, name) for name in ("SIGSEGV", "SIGBUS", "SIGFPE", "SIGILL", "SIGABRT",
+                                       "SIGTRAP", "SIGSYS") if hasattr(signal, name))
+"""Raised by the thread's own fault: they must reach that thread, so they stay unblocked."""
+
+
+def leave_signals_to_the_main_thread() -> None:
+    """Block the process's signals in the calling (notifier) thread.
+
+    Python runs signal handlers in the main thread only, but the kernel delivers a
+    signal sent to the process to any thread that does not block it. Delivered to a
+    sender, a SIGTERM only sets a flag, and a main thread asleep in ``time.sleep`` or
+    ``select`` does not see it until it wakes: the program's handler (and this
+    notifier's flush at SIGTERM) would run seconds late, or never.
+    """
+    if not hasattr(signal, "pthread_sigmask"):
+        return
+    try:
+        signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals() - SYNCHRONOUS_SIGNALS)
+    except (OSError, ValueError):
+        log.debug("rollbar_notifier: could not block signals in a sender thread", exc_info=True)

@@ -26,7 +26,7 @@ import threading
 import time
 from typing import Callable, List, Optional, Union
 
-from . import lifecycle, losses, pacing
+from . import lifecycle, losses, pacing, signals
 from .blocking import OutageAwareDelivery
 from .bounded_queue import BoundedQueue
 from .config import Config
@@ -56,6 +56,8 @@ class _Marker:
 _DRAIN_SPOOL = _Marker("drain spool")
 _STOP = _Marker("stop")
 QueueItem = Union[Event, _Marker]
+TURN_POLL_SECONDS = 0.05
+"""How often a sender waiting for its turn looks whether it should stop waiting."""
 
 class Worker:
     """The sender of a ``mode="thread"`` notifier."""
@@ -230,22 +232,21 @@ class Worker:
     # -- sender threads ----------------------------------------------------------------
 
     def _run(self) -> None:
+        signals.leave_signals_to_the_main_thread()
         policy = self.delivery.policy
         while True:
             item = self._queue.get()
             if item is _STOP:
                 self._queue.task_done()
                 return
-            busy = self._busy()
-            if busy:
-                self._turn.acquire()
+            turn = self._busy() and self._take_turn()
             try:
                 cpu, started = time.thread_time(), self._clock()
                 self._handle(item, policy)
-                if busy:
+                if turn:
                     self._rest(time.thread_time() - cpu, self._clock() - started)
             finally:
-                if busy:
+                if turn:
                     self._turn.release()
 
     def _handle(self, item: QueueItem, policy: RetryPolicy) -> None:
@@ -267,6 +268,15 @@ class Worker:
         between items (see :mod:`.pacing`): each sender that works or waits for the
         interpreter is one more thread the program's own threads queue behind."""
         return not self._queue.empty() and not self._hurry.is_set()
+
+    def _take_turn(self) -> bool:
+        """Wait for the turn; ``False`` once somebody waits for the queue (a flush, the
+        close): then every sender works at once, and none waits behind a turn whose
+        holder may be retrying against a server that is down."""
+        while not self._hurry.is_set():
+            if self._turn.acquire(timeout=TURN_POLL_SECONDS):
+                return True
+        return False
 
     def _rest(self, cpu: float, elapsed: float) -> None:
         """A flush or close cuts the rest short."""
