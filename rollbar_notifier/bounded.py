@@ -159,13 +159,14 @@ class Budget:
 
     def copy(self, value: Any) -> Any:
         """A bounded copy of ``value`` drawn from this budget (see :func:`snapshot`)."""
-        size = flat_size(value, self.limits)
-        # The walk checks its budget before each item: a flat copy must leave some over.
-        if size is None or size[0] > self.nodes or size[1] >= self.chars:
-            return _snapshot(value, self, 0)
-        self.nodes -= size[0]
-        self.chars -= size[1]
-        return dict(value)
+        if type(value) is dict:  # most values are not: they skip the flat check
+            size = flat_size(value, self.limits)
+            # The walk checks its budget before each item: a flat copy must leave some over.
+            if size is not None and size[0] <= self.nodes and size[1] < self.chars:
+                self.nodes -= size[0]
+                self.chars -= size[1]
+                return dict(value)
+        return _snapshot(value, self, 0)
 
     def close(self) -> None:
         nodes, chars = self.taken

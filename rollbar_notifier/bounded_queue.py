@@ -36,6 +36,8 @@ class BoundedQueue(Generic[T]):
         self.nbytes = 0
         self.unfinished = 0
         """Items offered and not yet done with (:meth:`task_done`)."""
+        self.accepted = 0
+        """Items ever queued: counted here, under the lock :meth:`offer` takes anyway."""
 
     def full(self) -> bool:
         """Whether the next event would be refused whatever its size."""
@@ -49,6 +51,7 @@ class BoundedQueue(Generic[T]):
             self.size += 1
             self.nbytes += nbytes
             self.unfinished += 1
+            self.accepted += 1
         self._items.put((item, nbytes))
         return True
 

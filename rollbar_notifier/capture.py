@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 from collections.abc import Mapping as AbcMapping
-from typing import Any, Callable, Dict, List, Optional, TypeVar
+from typing import Any, Callable, Dict, List, Optional, Sequence, TypeVar
 
 from .bounded import EXTRA_LIMITS, MAX_MESSAGE, Budget, Shared, flat_size, safe_repr, safe_str
 from .contract import LEVELS, MAX_TIMESTAMP
@@ -119,10 +119,10 @@ def _plain_message(fields: ReportFields) -> Optional[Event]:
         nodes, extra_chars = size
         chars += extra_chars
         extra = dict(extra) or None
-    return Event(uuid=new_uuid(), timestamp=timestamp, level=level, thread=thread,
-                 message=message, description=description, context=context, extra=extra,
-                 fingerprint=fingerprint, group=group, title=title, framework=framework,
-                 telemetry=telemetry, nbytes=EVENT_BYTES + NODE_BYTES * nodes + chars)
+    # By position, in field order: half the cost of keywords, on every log record.
+    return Event(new_uuid(), timestamp, level, thread, (), message, description, context, extra,
+                 None, None, fingerprint, group, title, framework, telemetry,
+                 EVENT_BYTES + NODE_BYTES * nodes + chars)
 
 
 class _Capture:
@@ -147,6 +147,7 @@ class _Capture:
         copied = {name: self._guarded(name, self._argument, name, value)
                   for name, value in given if value is not None}
         message: Optional[str] = None
+        traces: Sequence[Trace] = ()
         if fields.exception is not None:
             default_level = "error"
             _, exc, tb = fields.exception
@@ -155,8 +156,9 @@ class _Capture:
             default_level = "info"
             message = safe_str(fields.message, MAX_MESSAGE)
             stack = fields.stack
-            traces = [] if stack is None else [Trace(
-                safe_str(stack.label, MAX_IDENTIFIER), message, self.traces.stack(stack.frame))]
+            if stack is not None:
+                traces = [Trace(safe_str(stack.label, MAX_IDENTIFIER), message,
+                                self.traces.stack(stack.frame))]
         event = Event(
             uuid=new_uuid(),
             timestamp=self._timestamp(fields.timestamp),

@@ -10,7 +10,19 @@ from __future__ import annotations
 
 import dataclasses
 from types import FrameType, TracebackType
-from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Tuple, Type, Union
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    List,
+    Mapping,
+    NamedTuple,
+    Optional,
+    Sequence,
+    Tuple,
+    Type,
+    Union,
+)
 
 LazyTelemetry = Callable[[], List[Dict[str, Any]]]
 Telemetry = Union[List[Dict[str, Any]], LazyTelemetry]
@@ -94,7 +106,8 @@ class Event:
     timestamp: int
     level: str
     thread: str
-    traces: List[Trace] = dataclasses.field(default_factory=list)
+    traces: Sequence[Trace] = ()
+    """Empty for a message: shared, as nothing edits an event's traces in place."""
     message: Optional[str] = None
     description: Optional[str] = None
     context: Optional[str] = None

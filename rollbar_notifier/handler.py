@@ -49,6 +49,9 @@ STANDARD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {
     "message", "asctime", "taskName", "rollbar_uuid",
 }
 """Attributes every record has; anything else on a record came from ``extra=``."""
+PLAIN_RECORD_SIZE = len(vars(logging.LogRecord("", 0, "", 0, "", None, None)))
+"""How many attributes a record made by the standard factory has: one with no more
+carries no ``extra=`` (more may still be standard ones, set by a formatter)."""
 
 REPORT_FIELDS: Dict[str, Union[type, Tuple[type, ...]]] = {
     "context": str, "fingerprint": str, "title": str, "person": Mapping, "request": Mapping,
@@ -106,7 +109,7 @@ class RollbarHandler(logging.Handler):
         """
         if record.levelno < self.level or is_excluded(record) or getattr(_state, "active", False):
             return False
-        result = self.filter(record)
+        result = self.filter(record) if self.filters else True
         if isinstance(result, logging.LogRecord):
             record = result
         if result:
@@ -247,7 +250,7 @@ def _extra(record: logging.LogRecord) -> Dict[str, Any]:
         result.update((str(key), value) for key, value in record.msg.items()
                       if key not in STRUCTLOG_OWN_KEYS and not str(key).startswith("_"))
     attributes = vars(record)
-    if attributes.keys() - STANDARD_ATTRIBUTES:  # most records carry nothing more
+    if len(attributes) > PLAIN_RECORD_SIZE:
         for name, value in attributes.items():
             if name in STANDARD_ATTRIBUTES or name.startswith("_"):
                 continue

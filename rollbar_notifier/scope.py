@@ -26,7 +26,7 @@ import contextvars
 import dataclasses
 from collections.abc import Mapping as AbcMapping
 from types import MappingProxyType, TracebackType
-from typing import Any, Deque, List, Mapping, Optional, Tuple, Type
+from typing import Any, List, Mapping, Optional, Tuple, Type
 
 from .capture import capture
 from .event import Event, ReportFields
@@ -48,7 +48,8 @@ class Owner:
     __slots__ = ("records",)
 
     def __init__(self) -> None:
-        self.records: Optional[Deque[Any]] = None
+        self.records: Optional[Any] = None
+        """The telemetry log of this block (its type is :mod:`.telemetry`'s own)."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -44,9 +44,9 @@ class Counters:
         self._counts: Dict[Counter, int] = {"queued": 0, "sent": 0, "retried": 0, "spooled": 0}
         self._dropped: Dict[str, int] = {}
 
-    def add(self, name: Counter) -> None:
+    def add(self, name: Counter, number: int = 1) -> None:
         with self._lock:
-            self._counts[name] += 1
+            self._counts[name] += number
 
     def drop(self, reason: Union[DropReason, str], number: int = 1) -> None:
         key = reason.value if isinstance(reason, DropReason) else reason

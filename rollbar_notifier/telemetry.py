@@ -23,21 +23,20 @@ record (``getMessage``, as any handler would), a logger's filters run a second t
 and a filter that looks at ``args`` or at ``extra=`` attributes sees neither.
 
 Records are kept apart by scope (:mod:`.scope`): a record logged inside a ``with
-scope()`` block is kept on that block's outermost :class:`~.scope.Owner`, in a ring of
+scope()`` block is kept on that block's outermost :class:`~.scope.Owner`, in a log of
 its own, and goes only with items reported in that block; a record logged outside every
 block goes with every item. So concurrent requests never show each other's records, and
-a busy process does not push one request's records out of another's ring. Finding the
-ring is one context variable read per record.
+a busy process does not push one request's records out of another's log. Finding the
+log is one context variable read per record.
 """
 
 from __future__ import annotations
 
-import collections
 import itertools
 import logging
 import operator
 import threading
-from typing import Any, Callable, Deque, Dict, Iterable, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Union
 
 from .bounded import safe_str
 from .event import LazyTelemetry
@@ -49,8 +48,6 @@ log = logging.getLogger(__name__)
 
 MAX_MESSAGE = 1024
 """Characters kept per telemetry message: enough to read, small enough for 50 of them."""
-
-MAX_COPY_ATTEMPTS = 5
 
 EXCLUDED_LOGGERS = ("rollbar_notifier", "urllib3", "requests")
 EXCLUDED_THREAD_PREFIX = "rollbar_notifier"
@@ -158,33 +155,77 @@ def _key(record: logging.LogRecord) -> Tuple[int, float]:
     return (id(record), record.created)
 
 
-class _Ring(collections.deque):  # type: ignore[type-arg]
-    """The last entries of one scope (or of none), and the newest ``serial`` already
-    charged to an item's snapshot."""
+View = Tuple[List[_Entry], int, List[_Entry], int, int]
+"""What a snapshot keeps of a :class:`_Log`: its two blocks, their lengths then, and its
+size."""
 
-    def __init__(self, entries: Iterable[_Entry], maxlen: Optional[int],
-                 charged: int = -1) -> None:
-        super().__init__(entries, maxlen)
+
+class _Log:
+    """The last ``size`` entries of one scope (or of none), and the newest ``serial``
+    already charged to an item's snapshot.
+
+    Entries go in two blocks of up to ``size``: the block filling up, and the full one
+    before it. A block is only ever appended to, and replaced (never emptied) once full,
+    so a snapshot takes the two blocks and their lengths, not a copy of 50 entries: a
+    report pays for a few references, and a queued item keeps one small tuple, which
+    garbage collection walks instead of 50 references. Two threads appending to a full
+    block at once may lose one entry (one telemetry event), never a report.
+    """
+
+    __slots__ = ("blocks", "charged", "size")
+
+    def __init__(self, size: int, entries: Iterable[_Entry] = (), charged: int = -1) -> None:
+        self.size = size
+        self.blocks: Tuple[List[_Entry], List[_Entry]] = ([], list(entries)[-size:])
         self.charged = charged
 
-    def charge(self, entries: Tuple[_Entry, ...]) -> int:
-        """Bytes of the ``entries`` (copied from this ring) no earlier snapshot was charged.
+    def append(self, entry: _Entry) -> None:
+        filling = self.blocks[1]
+        if len(filling) < self.size:
+            filling.append(entry)
+        else:
+            self.blocks = (filling, [entry])
 
-        A snapshot keeps its entries alive after the ring pushes them out; counting each
-        entry once, in the first snapshot that takes it, makes the queued items' sum
-        what they hold beyond the rings, instead of up to ``telemetry_size`` times that.
-        Two snapshots taken at once may both count an entry (an over-estimate); an entry
-        whose thread appends it after a newer one was charged is missed (an entry).
+    def view(self) -> View:
+        full, filling = self.blocks
+        return (full, len(full), filling, len(filling), self.size)
+
+    def charge(self, view: View) -> int:
+        """Bytes of the entries ``view`` keeps alive that no earlier snapshot was charged.
+
+        A snapshot keeps its entries alive after the log drops them; counting each entry
+        once, in the first snapshot that takes it, makes the queued items' sum what they
+        hold beyond the logs, instead of up to ``telemetry_size`` times that. Two
+        snapshots taken at once may both count an entry (an over-estimate); an entry whose
+        thread appends it after a newer one was charged is missed (an entry).
         """
+        full, full_length, filling, filling_length, _ = view
         charged = self.charged
         total = 0
-        for entry in reversed(entries):
-            if entry.serial <= charged:
-                break
-            total += entry.nbytes
-        if entries and entries[-1].serial > charged:
-            self.charged = entries[-1].serial
+        index = filling_length - 1
+        while index >= 0 and filling[index].serial > charged:
+            total += filling[index].nbytes
+            index -= 1
+        if index < 0:
+            index = full_length - 1
+            while index >= 0 and full[index].serial > charged:
+                total += full[index].nbytes
+                index -= 1
+        newest = filling[filling_length - 1] if filling_length else \
+            full[full_length - 1] if full_length else None
+        if newest is not None and newest.serial > charged:
+            self.charged = newest.serial
         return total
+
+
+def _entries(view: Optional[View]) -> List[_Entry]:
+    """The last ``size`` entries of a log when ``view`` was taken, oldest first."""
+    if view is None:
+        return []
+    full, full_length, filling, filling_length, size = view
+    older = size - filling_length
+    return (full[max(full_length - older, 0):full_length] if older > 0 else []) + \
+        filling[:filling_length]
 
 
 class Snapshot:
@@ -193,7 +234,7 @@ class Snapshot:
 
     __slots__ = ("_exclude", "_level", "_limit", "_own", "_shared", "nbytes")
 
-    def __init__(self, shared: Tuple[_Entry, ...], own: Tuple[_Entry, ...], level: int,
+    def __init__(self, shared: View, own: Optional[View], level: int,
                  limit: int, exclude: Optional[Tuple[int, float]], nbytes: int) -> None:
         self._shared = shared
         self._own = own
@@ -201,7 +242,7 @@ class Snapshot:
         self._limit = limit
         self._exclude = exclude
         self.nbytes = nbytes
-        """What this item adds to the memory telemetry holds (see :meth:`_Ring.charge`)."""
+        """What this item adds to the memory telemetry holds (see :meth:`_Log.charge`)."""
 
     def __call__(self) -> List[Dict[str, Any]]:
         """The events, shared, never copied: no stage edits them in place."""
@@ -212,8 +253,9 @@ class Snapshot:
         return self._events(lambda entry: entry.scrubbed_by(scrubber))
 
     def _events(self, make: Callable[[_Entry], Any]) -> List[Dict[str, Any]]:
-        own = self._own
-        entries = sorted(self._shared + own, key=_created) if own else self._shared
+        entries = _entries(self._shared)
+        if self._own is not None:
+            entries = sorted(entries + _entries(self._own), key=_created)
         chosen: List[Dict[str, Any]] = []
         exclude = self._exclude
         for entry in reversed(entries):
@@ -229,7 +271,7 @@ class Snapshot:
 
 
 class TelemetryCollector:
-    """Keeps the last records, reduced, in rings (one shared, one per outermost scope);
+    """Keeps the last records, reduced, in logs (one shared, one per outermost scope);
     never raises, never runs user formatters.
 
     No lock on the logging path: ``deque.append`` is atomic, and a lock there could
@@ -238,14 +280,14 @@ class TelemetryCollector:
 
     def __init__(self, size: int, level: int) -> None:
         self.level = level
-        self._entries = _Ring((), size)
+        self._entries = _Log(size)
         self._serials = itertools.count()
         """Numbers entries in the order they are made (``next`` is atomic)."""
 
     def widen(self, size: int, level: int) -> None:
         """Serve one more notifier: keep enough entries and low enough levels for all."""
-        if size > (self._entries.maxlen or 0):
-            self._entries = _Ring(_copy(self._entries), size, self._entries.charged)
+        if size > self._entries.size:
+            self._entries = _Log(size, _entries(self._entries.view()), self._entries.charged)
         self.level = min(self.level, level)
 
     def observe(self, record: logging.LogRecord) -> None:
@@ -255,38 +297,28 @@ class TelemetryCollector:
             if owner is None:
                 self._entries.append(entry)
                 return
-            ring = owner.records
-            if ring is None:  # two threads of one request may both make one: a record lost
-                ring = owner.records = _Ring((), self._entries.maxlen)
-            ring.append(entry)
+            own = owner.records
+            if own is None:  # two threads of one request may both make one: a record lost
+                own = owner.records = _Log(self._entries.size)
+            own.append(entry)
 
     def snapshot(self, level: int, limit: int, exclude: Optional[logging.LogRecord] = None,
                  owner: Optional[Owner] = None) -> Snapshot:
         """Telemetry for one item of ``owner``'s block (``None``: outside every block),
         taken now and built later, on a sender thread.
 
-        The caller pays only for copying the rings' references; merging, filtering and
+        The caller pays only for a view of each log (see :class:`_Log`); merging, filtering and
         building the events (each once, then cached) happen with the payload.
         """
-        ring = self._entries
-        shared = _copy(ring)
-        nbytes = ring.charge(shared)
-        own: Tuple[_Entry, ...] = ()
-        if owner is not None and isinstance(owner.records, _Ring):
-            own = _copy(owner.records)
+        entries = self._entries
+        shared = entries.view()
+        nbytes = entries.charge(shared)
+        own: Optional[View] = None
+        if owner is not None and isinstance(owner.records, _Log):
+            own = owner.records.view()
             nbytes += owner.records.charge(own)
         return Snapshot(shared, own, level, limit, None if exclude is None else _key(exclude),
                         nbytes)
-
-
-def _copy(ring: Deque[_Entry]) -> Tuple[_Entry, ...]:
-    """A snapshot; another thread appending meanwhile makes one try fail, so retry."""
-    for _ in range(MAX_COPY_ATTEMPTS):
-        try:
-            return tuple(ring)
-        except RuntimeError:
-            continue
-    return ()
 
 
 _created = operator.attrgetter("created")

@@ -6,34 +6,50 @@ waiting for it, so a burst of reports starves the host's other threads. A uuid o
 to be unique (the API deduplicates retries by it), not unpredictable: one generator
 per process, seeded from ``os.urandom`` once and again in a forked child (which would
 otherwise repeat its parent's uuids), gives RFC 4122 version 4 uuids from 122 random
-bits each.
+bits each. They are made :data:`BATCH` at a time, from one draw of random bits formatted
+at once: a report takes a ready one.
 """
 
 from __future__ import annotations
 
 import os
 import random
+from typing import List
 
 from . import lifecycle
 
-_VERSION_MASK = ~(0xF000 << 64)
-_VERSION_4 = 0x4000 << 64
-_VARIANT_MASK = ~(0xC000 << 48)
-_VARIANT_RFC_4122 = 0x8000 << 48
+BATCH = 64
+_FIXED = sum(0xF000C000 << (128 * n + 48) for n in range(BATCH))
+"""The version and variant bits of every uuid in a batch..."""
+_VERSION_4_RFC_4122 = sum(0x40008000 << (128 * n + 48) for n in range(BATCH))
+"""...and what they are set to: version 4, the RFC 4122 variant."""
 
 _generator = random.Random(os.urandom(32))
+_ready: List[str] = []
 
 
 def _reseed() -> None:
+    """Also forget the uuids made before the fork: the parent still sends those."""
     _generator.seed(os.urandom(32))
+    _ready.clear()
 
 
 lifecycle.on_fork_in_child(_reseed)
 
 
 def new_uuid() -> str:
-    """A version 4 uuid in its canonical form (lowercase, dashed)."""
-    bits = (_generator.getrandbits(128) & _VERSION_MASK & _VARIANT_MASK
-            | _VERSION_4 | _VARIANT_RFC_4122)
-    text = f"{bits:032x}"
-    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+    """A version 4 uuid in its canonical form (lowercase, dashed). Thread-safe: taking
+    and adding to the list are atomic, and two threads refilling it add distinct ones."""
+    try:
+        return _ready.pop()
+    except IndexError:
+        _ready.extend(_batch())
+        return _ready.pop()
+
+
+def _batch() -> List[str]:
+    bits = _generator.getrandbits(128 * BATCH) & ~_FIXED | _VERSION_4_RFC_4122
+    text = f"{bits:0{32 * BATCH}x}"
+    return [f"{text[at:at + 8]}-{text[at + 8:at + 12]}-{text[at + 12:at + 16]}-"
+            f"{text[at + 16:at + 20]}-{text[at + 20:at + 32]}"
+            for at in range(0, 32 * BATCH, 32)]

@@ -85,13 +85,16 @@ class Worker:
 
     def _reset(self) -> None:
         """The worker's own state that a forked child must not share with its parent."""
+        earlier: Optional[BoundedQueue[QueueItem]] = getattr(self, "_queue", None)
+        if earlier is not None:
+            self.counters.add("queued", earlier.accepted)
         self._queue = BoundedQueue[QueueItem](self.config.queue_size, self.config.queue_bytes)
         self._lock = threading.RLock()
         self._threads: List[threading.Thread] = []
         self._hurry = threading.Event()
+        """Set while somebody waits for the queue to empty, and once closing: no rests."""
         self._turn = threading.Lock()
         """Held by the one sender working while the senders take turns (:meth:`_busy`)."""
-        """Set while somebody waits for the queue to empty, and once closing: no rests."""
         self._waiting = 0
         self._lost = 0
         self._late_lost = 0
@@ -125,7 +128,6 @@ class Worker:
         if not self._queue.offer(event, footprint(event)):
             self._lose()
             return False
-        self.counters.add("queued")
         return True
 
     def _lose(self) -> None:
@@ -227,7 +229,10 @@ class Worker:
         self._stop_threads(pending)
 
     def stats(self) -> Stats:
-        return self.counters.snapshot()
+        """The counters, and the queue's count of what it accepted (see :meth:`_reset`)."""
+        stats = self.counters.snapshot()
+        stats["queued"] += self._queue.accepted
+        return stats
 
     # -- sender threads ----------------------------------------------------------------
 

@@ -58,12 +58,15 @@ def comparable(event: Optional[Event]) -> Dict[str, Any]:
                                        max_size=2)),
        timestamp=st.one_of(st.none(), st.integers(min_value=-5, max_value=2**38)),
        thread=st.one_of(st.none(), st.text(max_size=10), long_text(250, 260)),
-       context=texts, group=texts, title=texts)
+       context=texts, group=texts, title=texts, description=texts, fingerprint=texts,
+       framework=texts)
 def test_the_plain_message_path_makes_what_the_general_capture_makes(
         message: Any, level: Any, extra: Any, timestamp: Any, thread: Any, context: Any,
-        group: Any, title: Any) -> None:
+        group: Any, title: Any, description: Any, fingerprint: Any, framework: Any) -> None:
     fields = ReportFields(message=message, level=level, extra=extra, timestamp=timestamp,
-                          thread=thread, context=context, group=group, title=title)
+                          thread=thread, context=context, group=group, title=title,
+                          description=description, fingerprint=fingerprint,
+                          framework=framework)
     fast = _plain_message(fields)
     general = _Capture(fields, True).event()
     if fast is None:
@@ -94,6 +97,7 @@ def test_uuids_are_version_4_and_unique() -> None:
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_a_forked_child_makes_other_uuids_than_its_parent() -> None:
+    new_uuid()  # uuids are made ahead: some are ready when the process forks
     reader, writer = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: write its next uuids and leave at once
