@@ -37,21 +37,24 @@ class BoundedQueue(Generic[T]):
         self.unfinished = 0
         """Items offered and not yet done with (:meth:`task_done`)."""
         self.accepted = 0
-        """Items ever queued: counted here, under the lock :meth:`offer` takes anyway."""
+        """Items ever queued (but instructions): counted here, under the lock :meth:`offer`
+        takes anyway."""
 
     def full(self) -> bool:
         """Whether the next event would be refused whatever its size."""
         return self.size >= self.maxsize or self.nbytes >= self.maxbytes
 
-    def offer(self, item: T, nbytes: int = 0) -> bool:
-        """Queue ``item`` without waiting; ``False`` when that would pass either bound."""
+    def offer(self, item: T, nbytes: int = 0, counted: bool = True) -> bool:
+        """Queue ``item`` without waiting; ``False`` when that would pass either bound.
+        ``counted``: whether it counts as :attr:`accepted` (an instruction to the
+        consumers does not)."""
         with self.mutex:
             if self.size >= self.maxsize or (nbytes and self.nbytes + nbytes > self.maxbytes):
                 return False
             self.size += 1
             self.nbytes += nbytes
             self.unfinished += 1
-            self.accepted += 1
+            self.accepted += counted
         self._items.put((item, nbytes))
         return True
 

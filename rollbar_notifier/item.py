@@ -49,20 +49,29 @@ class ItemBuilder:
         cut = Precut()
         try:
             event, cut = precut(event, limit)
-            payload = self.scrubber.scrub(self.payload(event))
+            payload = self._scrub(self.payload(event), event)
         except Exception:
             log.warning("rollbar_notifier could not build an item; sending a minimal one",
                         exc_info=True)
             try:
-                payload = self.scrubber.scrub(self._fallback(event))
+                payload = self._scrub(self._fallback(event), event)
             except Exception:
                 log.warning("rollbar_notifier could not scrub the minimal item either; it is "
                             "not sent", exc_info=True)
                 return None
-        payload = self._before_send(payload)
-        if payload is None:
+        sent = self._before_send(payload)
+        if sent is None:
             return None
-        return fit(payload, limit, cut)
+        return fit(sent, limit, cut)
+
+    def _scrub(self, payload: Dict[str, Any], event: Event) -> Dict[str, Any]:
+        """The item's uuid is the notifier's own, never a secret, and is put back whole: a
+        random one can look like a card number, and the server deduplicates by it."""
+        scrubbed: Dict[str, Any] = self.scrubber.scrub(payload)
+        data = scrubbed.get("data")
+        if isinstance(data, dict) and "uuid" in data:
+            data["uuid"] = event.uuid
+        return scrubbed
 
     def payload(self, event: Event) -> Dict[str, Any]:
         """The item before scrubbing; its shared parts come scrubbed already."""

@@ -8,18 +8,21 @@ is what an error reporter must never do. Worse than the CPU they take is how oft
 they take the interpreter: a thread the program wakes (a request handler, a heartbeat)
 waits behind every thread that asks for the GIL at the same time.
 
-So while items wait in the queue and nobody waits for them, the senders take turns, one
-working at a time, and keep to :data:`BUSY_SHARE` of the time: after each item, the
-working sender rests in proportion to the CPU time the item cost it. There is no turn
-and no rest when the queue is empty, nor while somebody waits for it to empty
-(``flush``, the exit): then delivering is all that is left to do.
+So while items wait in the queue and nobody waits for them, the senders build items one
+at a time (building is most of an item's CPU), and together keep to :data:`BUSY_SHARE`
+of the time: after each item, a sender rests in proportion to the CPU time the item cost
+it. Time spent waiting for the server counts as rest, and holds no turn: against a slow
+server every sender still has a request in flight. There is no turn and no rest when
+the queue is empty, nor while somebody waits for it to empty (``flush``, the exit):
+then delivering is all that is left to do.
 """
 
 from __future__ import annotations
 
 BUSY_SHARE = 0.2
 """Of the wall-clock time, what the senders of one notifier may spend working while
-items wait: a program reporting in a tight loop keeps at least the rest."""
+items wait, all together (each keeps to its part): a program reporting in a tight loop
+keeps at least the rest."""
 
 
 def rest_after(cpu: float, elapsed: float, share: float = BUSY_SHARE) -> float:

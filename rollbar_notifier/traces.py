@@ -13,6 +13,7 @@ import collections
 import linecache
 import logging
 from itertools import islice
+from types import CodeType
 from typing import Any, Dict, List, Optional, Tuple
 
 from .bounded import FRAME_LIMITS, MAX_MESSAGE, Budget, Shared, safe_str
@@ -175,20 +176,38 @@ def _frame(raw: Any, lineno: Optional[int]) -> Frame:
     whose attributes raise is kept as an unknown frame."""
     try:
         code = getattr(raw, "f_code", None)
-        filename = _name(getattr(code, "co_filename", None), "<unknown>", MAX_FILENAME)
-        qualname = getattr(code, "co_qualname", None)
-        class_name = None
-        if isinstance(qualname, str) and "." in qualname:
-            class_name = _identifier(qualname.rsplit(".", 2)[-2])
+        filename, method, class_name = _code_names(code)
         linecache.lazycache(filename, getattr(raw, "f_globals", None) or {})
-        return Frame(
-            filename=filename,
-            lineno=_line(getattr(raw, "f_lineno", None)) if lineno is None else lineno,
-            method=_name(getattr(code, "co_name", None), "<unknown>", MAX_IDENTIFIER),
-            class_name=class_name if class_name and class_name != "<locals>" else None,
-        )
+        if lineno is None:
+            lineno = _line(getattr(raw, "f_lineno", None))
+        return Frame(filename, lineno, method, [], None, None, None, class_name)
     except Exception:
         return Frame(filename="<unknown>", lineno=lineno, method="<unknown>")
+
+
+MAX_CODES_NAMED = 4096
+_code_names_cache: Dict[Any, Tuple[str, str, Optional[str]]] = {}
+"""Code object -> its names in a frame: most reports show frames of the same code."""
+
+
+def _code_names(code: Any) -> Tuple[str, str, Optional[str]]:
+    """(filename, method, class name) of frames running ``code``."""
+    try:
+        return _code_names_cache[code]
+    except (KeyError, TypeError):  # TypeError: a stand-in code object that is not hashable
+        pass
+    filename = _name(getattr(code, "co_filename", None), "<unknown>", MAX_FILENAME)
+    qualname = getattr(code, "co_qualname", None)
+    class_name = None
+    if isinstance(qualname, str) and "." in qualname:
+        class_name = _identifier(qualname.rsplit(".", 2)[-2])
+    method = _name(getattr(code, "co_name", None), "<unknown>", MAX_IDENTIFIER)
+    names = (filename, method, class_name if class_name and class_name != "<locals>" else None)
+    if type(code) is CodeType:
+        if len(_code_names_cache) >= MAX_CODES_NAMED:
+            _code_names_cache.clear()
+        _code_names_cache[code] = names
+    return names
 
 
 def _argspec(code: Any) -> ArgSpec:

@@ -66,19 +66,19 @@ class Precut:
 
 
 def precut(event: Event, limit: int) -> Tuple[Event, Precut]:
-    """Cut the frames of an event whose frames alone would make its item over twice
-    ``limit``, before anything is built, scrubbed or encoded; as the ladder's first step
-    would cut them, so the item reads the same. Everything else capture bounds well
-    below the limit: only frames (up to :data:`~.traces.MAX_CHAIN_FRAMES` of a chain,
-    each with seven source lines) can make an item many times too large. The event
-    itself is left as it is: a 413 rebuilds from it.
+    """Cut the frames of an event whose frames alone would make its item over ``limit``,
+    before anything is built, scrubbed or encoded; as the ladder's first step would cut
+    them (an item over the limit always takes that step), so the item reads the same.
+    Everything else capture bounds well below the limit: only frames (up to
+    :data:`~.traces.MAX_CHAIN_FRAMES` of a chain, each with seven source lines) can make
+    an item many times too large. The event itself is left as it is: a 413 rebuilds
+    from it.
     """
     frames = [frame for trace in event.traces for frame in trace.frames]
-    threshold = 2 * limit
-    if len(frames) * MAX_FRAME_BYTES_AT_LEAST <= threshold:
+    if len(frames) * MAX_FRAME_BYTES_AT_LEAST <= limit:
         return event, Precut()
     estimate = counted = 0
-    while estimate <= threshold:
+    while estimate <= limit:
         if counted == len(frames):
             return event, Precut()
         estimate += frame_bytes_at_least(frames[counted])

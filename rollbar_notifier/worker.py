@@ -94,14 +94,14 @@ class Worker:
         self._hurry = threading.Event()
         """Set while somebody waits for the queue to empty, and once closing: no rests."""
         self._turn = threading.Lock()
-        """Held by the one sender working while the senders take turns (:meth:`_busy`)."""
+        """Held by the one sender building an item while the senders are paced (:meth:`_busy`)."""
         self._waiting = 0
         self._lost = 0
         self._late_lost = 0
 
     def _start(self) -> None:
         if self.delivery.take_spool_due():
-            self._queue.offer(_DRAIN_SPOOL)
+            self._queue.offer(_DRAIN_SPOOL, counted=False)
         for number in range(1, self.config.senders + 1):
             thread = threading.Thread(target=self._run, name=f"{THREAD_PREFIX}-sender-{number}",
                                       daemon=True)
@@ -244,22 +244,18 @@ class Worker:
             if item is _STOP:
                 self._queue.task_done()
                 return
-            turn = self._busy() and self._take_turn()
-            try:
-                cpu, started = time.thread_time(), self._clock()
-                self._handle(item, policy)
-                if turn:
-                    self._rest(time.thread_time() - cpu, self._clock() - started)
-            finally:
-                if turn:
-                    self._turn.release()
+            paced = self._busy()
+            cpu, started = time.thread_time(), self._clock()
+            self._handle(item, policy, paced)
+            if paced:
+                self._rest(time.thread_time() - cpu, self._clock() - started)
 
-    def _handle(self, item: QueueItem, policy: RetryPolicy) -> None:
+    def _handle(self, item: QueueItem, policy: RetryPolicy, paced: bool = False) -> None:
         try:
             if item is _DRAIN_SPOOL:
                 self.delivery.drain_spool(policy, patient=True)
             elif isinstance(item, Event):
-                self._process(item, policy)
+                self._process(item, policy, paced)
             self._report_losses()
         except Exception:
             self.counters.drop(DropReason.INTERNAL_ERROR)
@@ -269,15 +265,14 @@ class Worker:
 
     def _busy(self) -> bool:
         """Whether items wait with nobody waiting for them: the program reports faster
-        than the senders send. Then they take turns, one working at a time, and rest
-        between items (see :mod:`.pacing`): each sender that works or waits for the
-        interpreter is one more thread the program's own threads queue behind."""
+        than the senders send. Then they build items one at a time, and rest between
+        items (see :mod:`.pacing`): each sender that works or waits for the interpreter
+        is one more thread the program's own threads queue behind."""
         return not self._queue.empty() and not self._hurry.is_set()
 
     def _take_turn(self) -> bool:
-        """Wait for the turn; ``False`` once somebody waits for the queue (a flush, the
-        close): then every sender works at once, and none waits behind a turn whose
-        holder may be retrying against a server that is down."""
+        """Wait for the turn to build; ``False`` once somebody waits for the queue (a
+        flush, the close): then every sender works at once."""
         while not self._hurry.is_set():
             if self._turn.acquire(timeout=TURN_POLL_SECONDS):
                 return True
@@ -285,15 +280,25 @@ class Worker:
 
     def _rest(self, cpu: float, elapsed: float) -> None:
         """A flush or close cuts the rest short."""
-        seconds = pacing.rest_after(cpu, elapsed)
+        seconds = pacing.rest_after(cpu, elapsed, pacing.BUSY_SHARE / self.config.senders)
         if seconds > 0 and not self._hurry.is_set():
             self._hurry.wait(seconds)
 
-    def _process(self, event: Event, policy: RetryPolicy) -> None:
-        job = self.delivery.job_for(event)
+    def _process(self, event: Event, policy: RetryPolicy, paced: bool) -> None:
+        job = self._build(event, paced)
         if job is not None and \
                 self.delivery.deliver_tracked(job, policy, patient=True) is Result.GAVE_UP:
             self.delivery.abandon(job, DropReason.RETRY_EXPIRED)
+
+    def _build(self, event: Event, paced: bool) -> Optional[Job]:
+        """The turn covers building only: waiting for the server holds no turn, so a slow
+        server still has every sender sending."""
+        turn = paced and self._take_turn()
+        try:
+            return self.delivery.job_for(event)
+        finally:
+            if turn:
+                self._turn.release()
 
     def _report_losses(self) -> None:
         """Once the queue drains after an overflow, report what was lost, as an item."""
@@ -314,7 +319,7 @@ class Worker:
         """The server answers again: replay the spool on a sender, after what is queued."""
         if not self.delivery.take_spool_due():
             return
-        if not self._queue.offer(_DRAIN_SPOOL):
+        if not self._queue.offer(_DRAIN_SPOOL, counted=False):
             self.delivery.mark_spool_due()
 
     # -- stopping ----------------------------------------------------------------------
@@ -335,7 +340,7 @@ class Worker:
         self._hurry.set()
         self.delivery.stop.set()
         for _ in self._threads:
-            if not self._queue.offer(_STOP):
+            if not self._queue.offer(_STOP, counted=False):
                 break
         deadline = self._clock() + (0.2 if busy else 1.0)
         for thread in self._threads:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import List
+from typing import Callable, List
 
 import pytest
 from reports import capture_message
@@ -41,10 +41,20 @@ def burn(n: int, request: Request) -> Response:
     return OK
 
 
-def sent_while_busy(seconds: float, flushing: bool) -> int:
+def slow_server(n: int, request: Request) -> Response:
+    """A server that answers after ``SERVER_SECONDS``, costing the sender no CPU."""
+    time.sleep(SERVER_SECONDS)
+    return OK
+
+
+SERVER_SECONDS = 0.05
+
+
+def sent_while_busy(seconds: float, flushing: bool, respond: Callable[[int, Request], Response]
+                    = burn, senders: int = 2) -> int:
     """Items sent while the caller keeps the queue full for ``seconds``."""
-    transport = RecordingTransport(burn)
-    worker = make_worker(Config.from_options({"access_token": "t", "senders": 2,
+    transport = RecordingTransport(respond)
+    worker = make_worker(Config.from_options({"access_token": "t", "senders": senders,
                                               "queue_size": 10_000}), transport)
     try:
         for n in range(400):
@@ -66,6 +76,14 @@ def test_a_backlog_is_sent_at_a_fraction_of_full_speed_unless_somebody_waits() -
     full_speed = 0.5 / CPU_PER_SEND
     assert paced <= full_speed * BUSY_SHARE * 2, (paced, hurried)
     assert hurried >= full_speed * 0.5, (paced, hurried)
+
+
+def test_waiting_for_a_slow_server_holds_no_turn() -> None:
+    """Paced senders still wait for the server side by side: one at a time, a backlog
+    behind a 50 ms server would go out at 20 items/s however many senders there are."""
+    paced = sent_while_busy(1.0, flushing=False, respond=slow_server, senders=4)
+    one_at_a_time = 1.0 / SERVER_SECONDS
+    assert paced >= 2 * one_at_a_time, paced
 
 
 def test_senders_do_not_rest_once_the_queue_is_empty() -> None:

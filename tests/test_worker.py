@@ -109,6 +109,8 @@ def test_items_are_built_and_sent_by_named_sender_threads(workers: Callable[...,
     assert set(seen_threads) <= {f"rollbar_notifier-sender-{n}" for n in (1, 2, 3)}
     assert worker.stats() == {"queued": 20, "sent": 20, "retried": 0, "spooled": 0,
                               "dropped": {}}
+    worker.close(timeout=2)  # the senders are told to stop through the queue: not reports
+    assert worker.stats()["queued"] == 20
 
 
 def test_retries_resend_the_same_bytes(workers: Callable[..., Worker]) -> None:
