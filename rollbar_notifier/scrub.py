@@ -152,11 +152,13 @@ class Scrubbed(Dict[str, Any]):
     they are scrubbed once each and shared. Nobody edits a shared part in place (the
     truncation ladder rebuilds what it shortens)."""
 
-    __slots__ = ("by",)
+    __slots__ = ("by", "encoded")
 
     def __init__(self, value: Dict[str, Any], by: Scrubber) -> None:
         super().__init__(value)
         self.by = by
+        self.encoded: Optional[str] = None
+        """Its JSON, once an item has encoded it (see :func:`.truncate.fit`)."""
 
 
 class Scrubber:

@@ -11,12 +11,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import uuid
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from .bounded import PAYLOAD_LIMITS, safe_str, snapshot
 from .contract import MAX_BODY_BYTES, body_traces
 from .event import Event
 from .payload import MAX_FRAME_BYTES_AT_LEAST, frame_bytes_at_least
+from .scrub import Scrubbed
 
 log = logging.getLogger(__name__)
 
@@ -49,11 +51,48 @@ _USER_DATA = frozenset({"locals", "custom", "request", "person", "telemetry", "a
 def encode(payload: Any) -> bytes:
     """The exact bytes sent: compact UTF-8 JSON, valid even for lone surrogates or NaN."""
     try:
-        text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        text = _dumps(payload)
     except (TypeError, ValueError, RecursionError):
-        text = json.dumps(snapshot(payload, PAYLOAD_LIMITS), ensure_ascii=False,
-                          separators=(",", ":"), allow_nan=False)
+        text = _dumps(snapshot(payload, PAYLOAD_LIMITS))
     return text.encode("utf-8", "replace")
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+_STAND_IN = f"rollbar_notifier telemetry {uuid.uuid4()}"
+"""Stands where the telemetry goes while the rest is encoded: no item can hold it."""
+
+
+def encode_sharing(payload: Payload) -> bytes:
+    """:func:`encode`, but each telemetry event is encoded once for all the items that
+    carry it: in a service's items the same recent log records are most of the bytes.
+    Shared events are never edited (a ``before_send`` hook works on a copy of its own)."""
+    data = payload.get("data")
+    body = data.get("body") if isinstance(data, dict) else None
+    events = body.get("telemetry") if isinstance(body, dict) else None
+    if not isinstance(body, dict) or type(events) is not list or not events or \
+            not all(type(event) is Scrubbed for event in events):
+        return encode(payload)
+    body["telemetry"] = _STAND_IN
+    try:
+        text = _dumps(payload)
+    except (TypeError, ValueError, RecursionError):
+        text = ""
+    finally:
+        body["telemetry"] = events
+    stand_in = f'"{_STAND_IN}"'
+    if text.count(stand_in) != 1:
+        return encode(payload)
+    return text.replace(stand_in, f"[{','.join(map(_encoded_once, events))}]").encode(
+        "utf-8", "replace")
+
+
+def _encoded_once(event: Scrubbed) -> str:
+    if event.encoded is None:
+        event.encoded = _dumps(event)
+    return event.encoded
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,7 +149,7 @@ def fit(payload: Payload, limit: int = MAX_BODY_BYTES, cut: Precut = Precut()) -
     times one encoding. A step that found nothing to cut is not recorded; what
     :func:`precut` cut is recorded first.
     """
-    body = encode(payload)
+    body = encode_sharing(payload)
     if len(body) <= limit and not cut.steps:
         return body
     original = len(body) + cut.bytes

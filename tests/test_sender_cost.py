@@ -23,6 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reports import capture_exception
 
+from rollbar_notifier import truncate
 from rollbar_notifier.capture import _Capture, _plain_message
 from rollbar_notifier.config import Config
 from rollbar_notifier.contract import LEVELS
@@ -206,3 +207,36 @@ def test_a_chain_cut_before_building_reads_as_the_ladder_would_cut_it(tmp_path: 
     assert ours_cut["steps"] == theirs_cut["steps"] and ours_cut["steps"][0] == "frames_10_40"
     assert ours_cut["original_bytes"] > 2 * made.config.max_body_bytes
     assert theirs_cut["original_bytes"] > 2 * made.config.max_body_bytes
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(messages=st.lists(st.one_of(st.text(max_size=40), st.just(truncate._STAND_IN)),
+                         min_size=1, max_size=6),
+       note=st.one_of(st.text(max_size=20), st.just(truncate._STAND_IN)))
+def test_telemetry_encoded_once_gives_the_same_bytes(messages: List[str], note: str) -> None:
+    """Whatever the events and the rest of the item hold (even the stand-in's own text)."""
+    made = builder()
+    event = capture_exception(ValueError(note), extra={"note": note})
+    assert event is not None
+    event.telemetry = collected(*messages).snapshot(logging.DEBUG, 50)
+    for _ in range(2):  # the second time, from the events' stored encodings
+        payload = made.scrubber.scrub(made.payload(event))
+        assert truncate.encode_sharing(payload) == truncate.encode(payload)
+
+
+def test_a_before_send_hook_that_edits_telemetry_edits_that_item_only() -> None:
+    """The events are shared by every item that carries them: a hook editing them in
+    place must not reach the next item, nor be missed by the encoding."""
+    def exclaim(payload: Dict[str, Any]) -> Dict[str, Any]:
+        for entry in payload["data"]["body"]["telemetry"]:
+            entry["body"]["message"] += "!"
+        return payload
+
+    records = collected("quiet")
+    plain, hooked = builder(), builder(before_send=exclaim)
+    event = capture_exception(ValueError("x"))
+    assert event is not None
+    for made, expected in ((plain, ["quiet"]), (hooked, ["quiet!"]), (hooked, ["quiet!"]),
+                           (plain, ["quiet"])):
+        event.telemetry = records.snapshot(logging.DEBUG, 50)
+        assert telemetry_of(made.build(event)) == expected
