@@ -132,6 +132,14 @@ def received(endpoint: str) -> Tuple[int, int]:
     return int(totals["items"]), int(totals["bytes"])
 
 
+def let_app_log() -> None:
+    """Let :func:`log_activity`'s INFO records be made (and so collected), printing none."""
+    app_log.setLevel(logging.INFO)
+    app_log.propagate = False
+    if not app_log.handlers:
+        app_log.addHandler(logging.NullHandler())
+
+
 def log_activity() -> None:
     """What a service logs before an error: the items' telemetry (collected once a
     notifier exists)."""
@@ -257,9 +265,7 @@ def main() -> None:
     if args.serve is not None:
         serve(args.serve)
         return
-    app_log.setLevel(logging.INFO)
-    app_log.propagate = False
-    app_log.addHandler(logging.NullHandler())
+    let_app_log()
     results: Dict[str, Any] = {}
     for delay, count in ((0.0, args.count), (SLOW_DELAY, max(args.count // SLOW_SHARE, 1))):
         with sink(delay) as endpoint:

@@ -19,7 +19,7 @@ import time
 from typing import Dict, List
 
 import requests
-from delivery_throughput import TOKEN, failure_event, log_activity, sink
+from delivery_throughput import TOKEN, failure_event, let_app_log, log_activity, sink
 
 from rollbar_notifier import telemetry
 from rollbar_notifier.config import Config
@@ -72,6 +72,7 @@ def main() -> None:
     args = parser.parse_args()
     config = Config.from_options({"access_token": TOKEN})
     telemetry.attach(config.telemetry_size, config.telemetry_level)  # as a notifier does
+    let_app_log()
     log_activity()
     with sink(0.0) as endpoint:
         rounds = [one_round(endpoint, args.count) for _ in range(args.rounds)]
