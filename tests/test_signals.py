@@ -144,3 +144,73 @@ def test_flush_on_signals_takes_none_from_the_environment(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ROLLBAR_FLUSH_ON_SIGNALS", "none")
     assert Notifier(enabled=False).config.flush_on_signals == ()
+
+
+@pytest.mark.slow
+def test_sigterm_that_lands_just_before_the_main_thread_blocks_still_ends_it(
+        server: ScriptedServer) -> None:
+    """A pool worker that ``Pool.terminate()`` reaches after its last bytecode check, on its
+    way to wait on the task-queue lock the parent holds: the handler must still run."""
+    code = textwrap.dedent("""
+        import collections, itertools, multiprocessing, os, sys
+        import rollbar_notifier.default as rn
+        rn.init()
+        print("UUID", rn.report_message("reported before the SIGTERM"), flush=True)
+        never = multiprocessing.get_context("fork").Semaphore(0)
+        # In C throughout, no bytecode in between: say READY, stay busy while the test
+        # sends SIGTERM (only its C-level handler runs), then block on a semaphore.
+        collections.deque(itertools.chain(map(os.write, [1], [b"READY\\n"]),
+                                          itertools.repeat(None, 3 * 10**8),
+                                          map(never.acquire, [True])), maxlen=0)
+        print("NOT KILLED", flush=True)
+    """)
+    process = subprocess.Popen([sys.executable, "-c", code], env=environment(server.api_url),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        uuid = process.stdout.readline().split()[-1]
+        assert process.stdout.readline() == "READY\n"
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=WAIT_SECONDS)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == -signal.SIGTERM, err
+    assert server.delivered() == [uuid]
+
+
+@pytest.mark.slow
+def test_sigterm_sent_to_a_child_as_it_is_forked_still_ends_it(server: ScriptedServer) -> None:
+    """``Pool.terminate()`` soon after the pool started: the interpreter of a child forgets
+    a signal that reaches it before it has reset after the fork."""
+    code = textwrap.dedent("""
+        import json, os, signal, threading, time
+        import rollbar_notifier.default as rn
+        rn.init()
+        statuses = []
+        for _ in range(5):
+            pid = os.fork()
+            if pid == 0:
+                never = threading.Lock()
+                never.acquire()
+                never.acquire()
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + 10
+            while True:
+                done, status = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    statuses.append(os.waitstatus_to_exitcode(status))
+                    break
+                if time.monotonic() > deadline:
+                    os.kill(pid, signal.SIGKILL)
+                    os.waitpid(pid, 0)
+                    statuses.append("hung")
+                    break
+                time.sleep(0.01)
+        print(json.dumps(statuses))
+    """)
+    done = subprocess.run([sys.executable, "-c", code], env=environment(server.api_url),
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [-signal.SIGTERM] * 5
