@@ -274,7 +274,7 @@ class TelemetryCollector:
     """Keeps the last records, reduced, in logs (one shared, one per outermost scope);
     never raises, never runs user formatters.
 
-    No lock on the logging path: ``deque.append`` is atomic, and a lock there could
+    No lock on the logging path: ``list.append`` is atomic, and a lock there could
     deadlock when a ``__del__`` run by the garbage collector logs while it is held.
     """
 
@@ -307,8 +307,9 @@ class TelemetryCollector:
         """Telemetry for one item of ``owner``'s block (``None``: outside every block),
         taken now and built later, on a sender thread.
 
-        The caller pays only for a view of each log (see :class:`_Log`); merging, filtering and
-        building the events (each once, then cached) happen with the payload.
+        The caller pays only for a view of each log (see :class:`_Log`); merging,
+        filtering and building the events (each once, then cached) happen with the
+        payload.
         """
         entries = self._entries
         shared = entries.view()

@@ -186,16 +186,17 @@ def _frame(raw: Any, lineno: Optional[int]) -> Frame:
 
 
 MAX_CODES_NAMED = 4096
-_code_names_cache: Dict[Any, Tuple[str, str, Optional[str]]] = {}
-"""Code object -> its names in a frame: most reports show frames of the same code."""
+_code_names_cache: Dict[int, Tuple[Any, Tuple[str, str, Optional[str]]]] = {}
+"""id of a code object -> the code object (keeping the id its own) and its names in a
+frame: most reports show frames of the same code. By identity: code objects of two
+files compare equal when only their file names differ."""
 
 
 def _code_names(code: Any) -> Tuple[str, str, Optional[str]]:
     """(filename, method, class name) of frames running ``code``."""
-    try:
-        return _code_names_cache[code]
-    except (KeyError, TypeError):  # TypeError: a stand-in code object that is not hashable
-        pass
+    cached = _code_names_cache.get(id(code))
+    if cached is not None and cached[0] is code:
+        return cached[1]
     filename = _name(getattr(code, "co_filename", None), "<unknown>", MAX_FILENAME)
     qualname = getattr(code, "co_qualname", None)
     class_name = None
@@ -206,7 +207,7 @@ def _code_names(code: Any) -> Tuple[str, str, Optional[str]]:
     if type(code) is CodeType:
         if len(_code_names_cache) >= MAX_CODES_NAMED:
             _code_names_cache.clear()
-        _code_names_cache[code] = names
+        _code_names_cache[id(code)] = (code, names)
     return names
 
 

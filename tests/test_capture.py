@@ -350,3 +350,19 @@ def test_a_chain_shares_its_frames_and_every_trace_keeps_its_innermost():
     assert all(t.frames[-1].method == "recurse" and t.frames[-1].locals["n"] == 0
                for t in traces)
     assert traces[3].frames[0].locals["n"] == MIN_TRACE_FRAMES - 1
+
+
+def test_the_same_code_in_two_files_is_shown_in_each_file():
+    """Code objects compare equal when only their file differs: frames must not share
+    what they say of themselves through such equality."""
+    source = "def boom():\n    raise ValueError('from a copied module')\n"
+    filenames = []
+    for filename in ("/srv/app/a_copy.py", "/srv/app/b_copy.py"):
+        namespace = {}
+        exec(compile(source, filename, "exec"), namespace)
+        try:
+            namespace["boom"]()
+        except ValueError as exc:
+            event = capture_exception(exc)
+        filenames.append(event.traces[0].frames[-1].filename)
+    assert filenames == ["/srv/app/a_copy.py", "/srv/app/b_copy.py"]
