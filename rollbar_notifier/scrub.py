@@ -158,7 +158,7 @@ class Scrubbed(Dict[str, Any]):
         super().__init__(value)
         self.by = by
         self.encoded: Optional[str] = None
-        """Its JSON, once an item has encoded it (see :func:`.truncate.fit`)."""
+        """Its JSON, once an item has encoded it (see :func:`.truncate.encode_sharing`)."""
 
 
 class Scrubber:

@@ -217,26 +217,28 @@ class _Watchdog:
     def disarm(cls) -> None:
         """The thread sees the end of the pipe and closes the read end."""
         watchdog, cls.current = cls.current, None
-        if watchdog is None:
-            return
-        current = signal.set_wakeup_fd(-1)
-        if current != watchdog.write:
-            signal.set_wakeup_fd(current)
-        os.close(watchdog.write)
+        if watchdog is not None:
+            watchdog.let_go(read_end=False)
 
     @classmethod
     def after_fork_in_child(cls) -> None:
         """The parent's pipe and thread are the parent's."""
         inherited, cls.current = cls.current, None
-        if inherited is None:
-            return
-        current = signal.set_wakeup_fd(-1)
-        os.close(inherited.write)
-        os.close(inherited.read)
-        if current != inherited.write:
-            signal.set_wakeup_fd(current)
-        elif _ends_the_process():
+        if inherited is not None and inherited.let_go(read_end=True) and _ends_the_process():
             cls.arm()
+
+    def let_go(self, read_end: bool) -> bool:
+        """Stop being the wakeup fd, leaving one the program set since in place, and close
+        the pipe (its ``read_end`` too when no thread of ours reads it); whether the
+        wakeup fd was still ours."""
+        current = signal.set_wakeup_fd(-1)
+        ours = current == self.write
+        if not ours:
+            signal.set_wakeup_fd(current)
+        os.close(self.write)
+        if read_end:
+            os.close(self.read)
+        return ours
 
     def run(self) -> None:
         leave_signals_to_the_main_thread()

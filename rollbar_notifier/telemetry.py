@@ -202,17 +202,16 @@ class _Log:
         full, full_length, filling, filling_length, _ = view
         charged = self.charged
         total = 0
-        index = filling_length - 1
-        while index >= 0 and filling[index].serial > charged:
-            total += filling[index].nbytes
-            index -= 1
-        if index < 0:
-            index = full_length - 1
-            while index >= 0 and full[index].serial > charged:
-                total += full[index].nbytes
+        newest = None
+        for block, length in ((filling, filling_length), (full, full_length)):
+            index = length - 1
+            if newest is None and index >= 0:
+                newest = block[index]
+            while index >= 0 and block[index].serial > charged:
+                total += block[index].nbytes
                 index -= 1
-        newest = filling[filling_length - 1] if filling_length else \
-            full[full_length - 1] if full_length else None
+            if index >= 0:  # reached an entry charged before: so is every older one
+                break
         if newest is not None and newest.serial > charged:
             self.charged = newest.serial
         return total

@@ -180,7 +180,7 @@ def _frame(raw: Any, lineno: Optional[int]) -> Frame:
         linecache.lazycache(filename, getattr(raw, "f_globals", None) or {})
         if lineno is None:
             lineno = _line(getattr(raw, "f_lineno", None))
-        return Frame(filename, lineno, method, [], None, None, None, class_name)
+        return Frame(filename, lineno, method, class_name=class_name)
     except Exception:
         return Frame(filename="<unknown>", lineno=lineno, method="<unknown>")
 

@@ -250,7 +250,7 @@ class Worker:
             if paced:
                 self._rest(time.thread_time() - cpu, self._clock() - started)
 
-    def _handle(self, item: QueueItem, policy: RetryPolicy, paced: bool = False) -> None:
+    def _handle(self, item: QueueItem, policy: RetryPolicy, paced: bool) -> None:
         try:
             if item is _DRAIN_SPOOL:
                 self.delivery.drain_spool(policy, patient=True)
