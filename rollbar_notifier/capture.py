@@ -27,7 +27,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, TypeVar
 
 from .bounded import EXTRA_LIMITS, MAX_MESSAGE, Budget, Shared, flat_size, safe_repr, safe_str
 from .contract import LEVELS, MAX_TIMESTAMP
-from .event import Event, ExceptionArg, ExcInfo, ReportFields, Trace
+from .event import Event, ExceptionArg, ExcInfo, Location, ReportFields, Trace
 from .levels import normalize_level
 from .traces import LOCALS_POOL as LOCALS_POOL
 from .traces import MAX_CHAIN_FRAMES as MAX_CHAIN_FRAMES
@@ -84,11 +84,12 @@ def _plain_message(fields: ReportFields) -> Optional[Event]:
     """The event of a message whose fields are already what capture would make of them
     (short text, a level by its name, a flat ``extra``, telemetry still to be built):
     what most log records hand over. Made directly, at a fraction of the cost of
-    :class:`_Capture`, and equal to what it would make (tests/test_capture_fast.py).
+    :class:`_Capture`, and equal to what it would make (tests/test_sender_cost.py).
     ``None``: the report needs the general capture.
     """
     (exception, message, stack, level, description, extra, request, person, fingerprint,
-     group, title, context, framework, telemetry, timestamp, thread) = fields  # all, in order
+     group, title, context, framework, telemetry, timestamp, thread,
+     location) = fields  # all, in order
     if (exception is not None or stack is not None or person is not None
             or request is not None or type(message) is not str or len(message) > MAX_MESSAGE
             or not (telemetry is None or callable(telemetry))):
@@ -111,6 +112,10 @@ def _plain_message(fields: ReportFields) -> Optional[Event]:
         thread = threading.current_thread().name
     elif type(thread) is not str or len(thread) > MAX_THREAD_NAME:
         return None
+    if location is not None:
+        if _location(location) is not location:
+            return None
+        chars += len(location[0]) + len(location[1])
     nodes = 0
     if extra is not None:
         size = flat_size(extra, EXTRA_LIMITS)
@@ -122,7 +127,7 @@ def _plain_message(fields: ReportFields) -> Optional[Event]:
     # By position, in field order: half the cost of keywords, on every log record.
     return Event(new_uuid(), timestamp, level, thread, (), message, description, context, extra,
                  None, None, fingerprint, group, title, framework, telemetry,
-                 EVENT_BYTES + NODE_BYTES * nodes + chars)
+                 EVENT_BYTES + NODE_BYTES * nodes + chars, None, location)
 
 
 class _Capture:
@@ -177,8 +182,9 @@ class _Capture:
             title=_text(fields.title),
             framework=_text(fields.framework),
             telemetry=copied.get("telemetry", fields.telemetry),
-            diagnostic=self._diagnostic(),
+            location=self._guarded("location", _location, fields.location),
         )
+        event.diagnostic = self._diagnostic()
         event.nbytes = self._nbytes(event)
         return event
 
@@ -187,7 +193,8 @@ class _Capture:
         nodes = ARGUMENTS_POOL[0] - self.arguments.nodes + LOCALS_POOL[0] - self.traces.locals.nodes
         chars = ARGUMENTS_POOL[1] - self.arguments.chars + LOCALS_POOL[1] - self.traces.locals.chars
         for text in (event.message, event.description, event.context, event.fingerprint,
-                     event.group, event.title, event.framework):
+                     event.group, event.title, event.framework,
+                     *(event.location[:2] if event.location else ())):
             chars += len(text) if text else 0
         frames = 0
         for trace in event.traces:
@@ -290,7 +297,7 @@ class _Capture:
                                 "the capture time is sent")
         return now
 
-    def _diagnostic(self) -> Dict[str, Any]:
+    def _diagnostic(self) -> Optional[Dict[str, Any]]:
         diagnostic: Dict[str, Any] = {"arguments": self.notes} if self.notes else {}
         late = self.traces.locals.out_of_time()
         if late or self.traces.locals_omitted:
@@ -299,7 +306,26 @@ class _Capture:
                 gaps.append("locals of some frames were left out: the capture's size pool "
                             "was spent")
             diagnostic["capture"] = "; ".join(gaps)
-        return diagnostic
+        return diagnostic or None
+
+
+def _location(value: Any) -> Optional[Location]:
+    """``value`` itself when it holds what a log record does (short names, plain numbers),
+    else a copy made so; ``None`` for anything but a tuple of four."""
+    if type(value) is not tuple or len(value) != 4:
+        return None
+    module, function, lineno, process = value
+    if (type(module) is str and type(function) is str and len(module) <= MAX_IDENTIFIER
+            and len(function) <= MAX_IDENTIFIER
+            and ((type(lineno) is int and -(2**63) <= lineno < 2**63) or lineno is None)
+            and ((type(process) is int and -(2**63) <= process < 2**63) or process is None)):
+        return value
+    return (safe_str(module, MAX_IDENTIFIER), safe_str(function, MAX_IDENTIFIER),
+            lineno if _plain_int(lineno) else None, process if _plain_int(process) else None)
+
+
+def _plain_int(value: Any) -> bool:
+    return value is None or (type(value) is int and -(2**63) <= value < 2**63)
 
 
 def _text(value: Any) -> Optional[str]:

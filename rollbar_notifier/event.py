@@ -43,6 +43,14 @@ class Stack:
     """Stands where an exception's class would (the record's level name)."""
 
 
+Location = Tuple[str, str, Optional[int], Optional[int]]
+"""Where a log record was made: its ``module``, ``funcName``, ``lineno`` and ``process``
+(``None`` when ``logging.logProcesses`` is off), sent in ``data.custom`` under the names
+of :data:`LOCATION_KEYS`. A plain tuple rather than entries of ``extra``: capture checks
+four types instead of walking and copying a mapping, on every log record's path."""
+LOCATION_KEYS = ("module", "funcName", "lineno", "process")
+
+
 class ReportFields(NamedTuple):
     """Everything a caller says about one report, before anything is copied.
 
@@ -76,6 +84,8 @@ class ReportFields(NamedTuple):
     """Unix seconds; ``None`` is now. Set when reporting something that happened earlier."""
     thread: Optional[str] = None
     """``None`` is the calling thread. Set when reporting for another thread."""
+    location: Optional[Location] = None
+    """Where the log record reported was made (the logging handler's)."""
 
 
 @dataclasses.dataclass
@@ -123,6 +133,8 @@ class Event:
     nbytes: int = 0
     """What the event's own copies hold, estimated by capture from the sizes it bounded
     (telemetry and the scope's shared values aside): see :func:`.worker.footprint`."""
-    diagnostic: Dict[str, Any] = dataclasses.field(default_factory=dict)
+    diagnostic: Optional[Dict[str, Any]] = None
     """What capture had to leave out or replace (a bad argument, values not copied in
-    time), sent as ``data.notifier.diagnostic`` so nobody is misled by a gap."""
+    time), sent as ``data.notifier.diagnostic`` so nobody is misled by a gap; ``None``
+    when nothing was (most events: no dict is made for them)."""
+    location: Optional[Location] = None

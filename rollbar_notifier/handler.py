@@ -36,7 +36,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
 from .bounded import safe_str
 from .config import Config
-from .event import ReportFields, Stack, Telemetry
+from .event import ReportFields, Stack
 from .hooks import install_excepthook
 from .levels import from_logging
 from .notifier import Notifier, resolve_notifier
@@ -59,6 +59,9 @@ REPORT_FIELDS: Dict[str, Union[type, Tuple[type, ...]]] = {
 """``extra=`` keys that set the item's own fields instead of going to ``data.custom``, with
 the type they need for that. Frameworks put other things under the same names (Django
 logs ``extra={"request": HttpRequest}``): those stay in ``data.custom``."""
+
+NO_FIELDS: Mapping[str, Any] = {}
+"""The item's own fields of a record that sets none (shared: never changed)."""
 
 STRUCTLOG_OWN_KEYS = frozenset({"event", "level", "exc_info", "stack_info", "timestamp"})
 """Keys of a structlog event dict that are not the user's data."""
@@ -157,22 +160,15 @@ class RollbarHandler(logging.Handler):
         rest (copies, hashing, telemetry events) to capture and the senders."""
         text = self._message(record)
         custom = _extra(record)
-        own = _own_fields(custom) if custom else {}
-        custom["module"] = record.module
-        custom["funcName"] = record.funcName
-        custom["lineno"] = record.lineno
-        custom["process"] = record.process
+        own = _own_fields(custom) if custom else NO_FIELDS
         exc_info = record.exc_info
         exception = (type(exc_info[1]), exc_info[1], exc_info[2]) \
             if exc_info and exc_info[1] is not None else None
         taken = scope_for(exception[1] if exception else None)
-        events: Optional[Telemetry] = (notifier.telemetry(exclude=record, scope=taken)
-                                       if self.telemetry else [])
         context = own.get("context")
         if context is None and not taken.context:
             context = record.name
-        stack = None
-        group = None
+        stack = group = None
         if exception is None:
             if self.fingerprint_messages and "fingerprint" not in own:
                 group = message_group(record)
@@ -181,13 +177,14 @@ class RollbarHandler(logging.Handler):
                 stack = Stack(call_site, record.levelname)
             elif record.stack_info:
                 custom["stack_info"] = record.stack_info
+        # By position, in field order: half the cost of keywords, on every record.
         return notifier.report(ReportFields(
-            exception=exception, message=text, stack=stack,
-            description=text if exception or stack else None,
-            level=from_logging(record.levelno), extra=custom, telemetry=events,
-            timestamp=int(record.created), thread=record.threadName,
-            context=context, fingerprint=own.get("fingerprint"), group=group,
-            title=own.get("title"), person=own.get("person"), request=own.get("request")))
+            exception, text, stack, from_logging(record.levelno),
+            text if exception or stack else None, custom or None, own.get("request"),
+            own.get("person"), own.get("fingerprint"), group, own.get("title"), context, None,
+            notifier.telemetry(record, taken) if self.telemetry else [],
+            int(record.created), record.threadName,
+            (record.module, record.funcName, record.lineno, record.process)))
 
     def _message(self, record: logging.LogRecord) -> str:
         """The record's message; a formatter set on the handler renders it (structlog's
@@ -219,7 +216,7 @@ def message_group(record: logging.LogRecord) -> str:
     return f"{record.name}\n{template}"
 
 
-def _own_fields(custom: Dict[str, Any]) -> Dict[str, Any]:
+def _own_fields(custom: Dict[str, Any]) -> Mapping[str, Any]:
     """Take the ``extra=`` keys that set the item's own fields out of ``custom``."""
     own: Dict[str, Any] = {}
     for name, kind in REPORT_FIELDS.items():

@@ -143,8 +143,8 @@ class ItemBuilder:
                          "language": "python", "platform": self.config.platform, "body": body}}
 
 
-def _noted(payload: Dict[str, Any], diagnostic: Dict[str, Any]) -> Dict[str, Any]:
-    for key, value in diagnostic.items():
+def _noted(payload: Dict[str, Any], diagnostic: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+    for key, value in (diagnostic or {}).items():
         add_diagnostic(payload, key, value)
     return payload
 

@@ -29,7 +29,7 @@ from .contract import (
     digest,
     fingerprint,
 )
-from .event import Event, Frame, Trace
+from .event import LOCATION_KEYS, Event, Frame, Trace
 
 NOTIFIER_NAME = "rollbar_notifier"
 CONTEXT_LINES = 3
@@ -61,7 +61,8 @@ def build_payload(event: Event, config: Config, source: Optional[Source] = None,
         "body": _body(event, source or source_lines, telemetry or telemetry_events),
         "server": _server(config),
         "notifier": {"name": NOTIFIER_NAME, "version": __version__},
-        "custom": {"thread": event.thread, **(event.extra or {})},
+        "custom": {"thread": event.thread, **(event.extra or {}),
+                   **(dict(zip(LOCATION_KEYS, event.location)) if event.location else {})},
     }
     optional = {
         "framework": event.framework or config.framework,

@@ -32,7 +32,6 @@ log is one context variable read per record.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import operator
 import threading
@@ -73,6 +72,7 @@ def is_excluded(record: logging.LogRecord) -> bool:
 ENTRY_BYTES = 200
 """What a collected entry costs beyond its message's characters: the object, its strings'
 headers, its numbers; an over-estimate on 64-bit CPython."""
+MAX_ENTRY_BYTES = ENTRY_BYTES + MAX_MESSAGE + len("...")
 
 
 class _Entry:
@@ -81,10 +81,9 @@ class _Entry:
     Two reports computing the event at once agree."""
 
     __slots__ = ("created", "event", "ident", "level", "logger", "message", "nbytes", "scrubbed",
-                 "serial", "thread")
+                 "thread")
 
-    def __init__(self, record: logging.LogRecord, serial: int) -> None:
-        self.serial = serial
+    def __init__(self, record: logging.LogRecord) -> None:
         self.ident = id(record)
         self.created: float = record.created
         self.level: int = record.levelno
@@ -97,7 +96,9 @@ class _Entry:
         """The event as the last scrubber to ask made it: one entry goes with many items."""
 
     def is_record(self, key: Tuple[int, float]) -> bool:
-        """Whether this entry was taken from the record ``key`` names (see :func:`_key`)."""
+        """Whether this entry was taken from the record ``key`` names: its ``id`` and
+        ``created`` time, which name a record without holding it (its ``id`` alone could be
+        a dead record's)."""
         return self.ident == key[0] and self.created == key[1]
 
     def resolve(self) -> Union[bool, Dict[str, Any]]:
@@ -150,19 +151,14 @@ def _message(record: logging.LogRecord) -> str:
         return safe_str(record.msg, MAX_MESSAGE)
 
 
-def _key(record: logging.LogRecord) -> Tuple[int, float]:
-    """Names a record without holding it: its ``id`` alone could be a dead record's."""
-    return (id(record), record.created)
-
-
-View = Tuple[List[_Entry], int, List[_Entry], int, int]
-"""What a snapshot keeps of a :class:`_Log`: its two blocks, their lengths then, and its
-size."""
+View = Tuple[List[_Entry], int, List[_Entry], int, int, int]
+"""What a snapshot keeps of a :class:`_Log`: its two blocks, their lengths then, its size,
+and the bytes it was charged (see :meth:`_Log.take`)."""
 
 
 class _Log:
-    """The last ``size`` entries of one scope (or of none), and the newest ``serial``
-    already charged to an item's snapshot.
+    """The last ``size`` entries of one scope (or of none), and the bytes of every entry
+    ever appended and already charged to an item's snapshot.
 
     Entries go in two blocks of up to ``size``: the block filling up, and the full one
     before it. A block is only ever appended to, and replaced (never emptied) once full,
@@ -172,12 +168,13 @@ class _Log:
     block at once may lose one entry (one telemetry event), never a report.
     """
 
-    __slots__ = ("blocks", "charged", "size")
+    __slots__ = ("added", "blocks", "charged", "size")
 
-    def __init__(self, size: int, entries: Iterable[_Entry] = (), charged: int = -1) -> None:
+    def __init__(self, size: int, entries: Iterable[_Entry] = ()) -> None:
         self.size = size
-        self.blocks: Tuple[List[_Entry], List[_Entry]] = ([], list(entries)[-size:])
-        self.charged = charged
+        kept = list(entries)[-size:]
+        self.blocks: Tuple[List[_Entry], List[_Entry]] = ([], kept)
+        self.added = self.charged = sum(entry.nbytes for entry in kept)
 
     def append(self, entry: _Entry) -> None:
         filling = self.blocks[1]
@@ -185,43 +182,31 @@ class _Log:
             filling.append(entry)
         else:
             self.blocks = (filling, [entry])
+        self.added += entry.nbytes
 
-    def view(self) -> View:
-        full, filling = self.blocks
-        return (full, len(full), filling, len(filling), self.size)
-
-    def charge(self, view: View) -> int:
-        """Bytes of the entries ``view`` keeps alive that no earlier snapshot was charged.
+    def take(self) -> View:
+        """A view for one item, charged the bytes of the entries appended since the last
+        view was taken (no more than the view can hold).
 
         A snapshot keeps its entries alive after the log drops them; counting each entry
         once, in the first snapshot that takes it, makes the queued items' sum what they
-        hold beyond the logs, instead of up to ``telemetry_size`` times that. Two
-        snapshots taken at once may both count an entry (an over-estimate); an entry whose
-        thread appends it after a newer one was charged is missed (an entry).
+        hold beyond the logs, instead of up to ``telemetry_size`` times that. Threads
+        appending or taking at once may make an entry count twice (an over-estimate) or
+        not at all (one entry).
         """
-        full, full_length, filling, filling_length, _ = view
-        charged = self.charged
-        total = 0
-        newest = None
-        for block, length in ((filling, filling_length), (full, full_length)):
-            index = length - 1
-            if newest is None and index >= 0:
-                newest = block[index]
-            while index >= 0 and block[index].serial > charged:
-                total += block[index].nbytes
-                index -= 1
-            if index >= 0:  # reached an entry charged before: so is every older one
-                break
-        if newest is not None and newest.serial > charged:
-            self.charged = newest.serial
-        return total
+        full, filling = self.blocks
+        full_length, filling_length = len(full), len(filling)
+        added = self.added
+        nbytes = min(added - self.charged, (full_length + filling_length) * MAX_ENTRY_BYTES)
+        self.charged = added
+        return (full, full_length, filling, filling_length, self.size, max(nbytes, 0))
 
 
 def _entries(view: Optional[View]) -> List[_Entry]:
     """The last ``size`` entries of a log when ``view`` was taken, oldest first."""
     if view is None:
         return []
-    full, full_length, filling, filling_length, size = view
+    full, full_length, filling, filling_length, size, _ = view
     older = size - filling_length
     return (full[max(full_length - older, 0):full_length] if older > 0 else []) + \
         filling[:filling_length]
@@ -241,7 +226,7 @@ class Snapshot:
         self._limit = limit
         self._exclude = exclude
         self.nbytes = nbytes
-        """What this item adds to the memory telemetry holds (see :meth:`_Log.charge`)."""
+        """What this item adds to the memory telemetry holds (see :meth:`_Log.take`)."""
 
     def __call__(self) -> List[Dict[str, Any]]:
         """The events, shared, never copied: no stage edits them in place."""
@@ -280,19 +265,18 @@ class TelemetryCollector:
     def __init__(self, size: int, level: int) -> None:
         self.level = level
         self._entries = _Log(size)
-        self._serials = itertools.count()
-        """Numbers entries in the order they are made (``next`` is atomic)."""
 
     def widen(self, size: int, level: int) -> None:
         """Serve one more notifier: keep enough entries and low enough levels for all."""
         if size > self._entries.size:
-            self._entries = _Log(size, _entries(self._entries.view()), self._entries.charged)
+            full, filling = self._entries.blocks
+            self._entries = _Log(size, full + filling)
         self.level = min(self.level, level)
 
     def observe(self, record: logging.LogRecord) -> None:
         if record.levelno >= self.level and not is_excluded(record):
             owner = current_scope().owner
-            entry = _Entry(record, next(self._serials))
+            entry = _Entry(record)
             if owner is None:
                 self._entries.append(entry)
                 return
@@ -310,15 +294,12 @@ class TelemetryCollector:
         filtering and building the events (each once, then cached) happen with the
         payload.
         """
-        entries = self._entries
-        shared = entries.view()
-        nbytes = entries.charge(shared)
-        own: Optional[View] = None
-        if owner is not None and isinstance(owner.records, _Log):
-            own = owner.records.view()
-            nbytes += owner.records.charge(own)
-        return Snapshot(shared, own, level, limit, None if exclude is None else _key(exclude),
-                        nbytes)
+        shared = self._entries.take()
+        records = None if owner is None else owner.records
+        own = records.take() if isinstance(records, _Log) else None
+        return Snapshot(shared, own, level, limit,
+                        None if exclude is None else (id(exclude), exclude.created),
+                        shared[5] + own[5] if own else shared[5])
 
 
 _created = operator.attrgetter("created")

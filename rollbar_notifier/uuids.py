@@ -24,6 +24,10 @@ _FIXED = sum(0xF000C000 << (128 * n + 48) for n in range(BATCH))
 _VERSION_4_RFC_4122 = sum(0x40008000 << (128 * n + 48) for n in range(BATCH))
 """...and what they are set to: version 4, the RFC 4122 variant."""
 
+_GROUP = 5
+"""Four hex digits and the dash after them."""
+_SPACES = b" " * (BATCH - 1)
+
 _generator = random.Random(os.urandom(32))
 _ready: List[str] = []
 
@@ -48,8 +52,14 @@ def new_uuid() -> str:
 
 
 def _batch() -> List[str]:
+    """The whole batch is cut up by C-level slicing: formatting uuids one at a time
+    cost 0.7 us each, more than any other step of a message report."""
     bits = _generator.getrandbits(128 * BATCH) & ~_FIXED | _VERSION_4_RFC_4122
-    text = f"{bits:0{32 * BATCH}x}"
-    return [f"{text[at:at + 8]}-{text[at + 8:at + 12]}-{text[at + 12:at + 16]}-"
-            f"{text[at + 16:at + 20]}-{text[at + 20:at + 32]}"
-            for at in range(0, 32 * BATCH, 32)]
+    # Dashes after every 4 hex digits; only those after digits 8, 12, 16 and 20 of each
+    # uuid stay, and the one between two uuids becomes a space to split at.
+    text = bytearray(bits.to_bytes(16 * BATCH, "big").hex("-", 2), "ascii")
+    del text[_GROUP * 7 - 1::_GROUP * 8]
+    del text[_GROUP * 6 - 1::_GROUP * 8 - 1]
+    del text[_GROUP - 1::_GROUP * 8 - 2]
+    text[36::37] = _SPACES
+    return text.decode("ascii").split()

@@ -60,14 +60,18 @@ def comparable(event: Optional[Event]) -> Dict[str, Any]:
        timestamp=st.one_of(st.none(), st.integers(min_value=-5, max_value=2**38)),
        thread=st.one_of(st.none(), st.text(max_size=10), long_text(250, 260)),
        context=texts, group=texts, title=texts, description=texts, fingerprint=texts,
-       framework=texts)
+       framework=texts,
+       location=st.one_of(st.none(), st.tuples(
+           texts, st.one_of(st.text(max_size=20), long_text(250, 260)),
+           st.one_of(st.none(), st.integers(), st.floats()), st.one_of(st.none(), st.integers()))))
 def test_the_plain_message_path_makes_what_the_general_capture_makes(
         message: Any, level: Any, extra: Any, timestamp: Any, thread: Any, context: Any,
-        group: Any, title: Any, description: Any, fingerprint: Any, framework: Any) -> None:
+        group: Any, title: Any, description: Any, fingerprint: Any, framework: Any,
+        location: Any) -> None:
     fields = ReportFields(message=message, level=level, extra=extra, timestamp=timestamp,
                           thread=thread, context=context, group=group, title=title,
                           description=description, fingerprint=fingerprint,
-                          framework=framework)
+                          framework=framework, location=location)
     fast = _plain_message(fields)
     general = _Capture(fields, True).event()
     if fast is None:
@@ -79,21 +83,24 @@ def test_the_plain_message_path_makes_what_the_general_capture_makes(
 
 def test_most_log_records_take_the_plain_path() -> None:
     fields = ReportFields(message="disk 91% full", level="warning", group="app\ndisk %s",
-                          extra={"module": "app", "funcName": "check", "lineno": 12,
-                                 "process": 7}, timestamp=1_700_000_000, thread="MainThread",
-                          context="app")
+                          extra={"disk": "/var"}, timestamp=1_700_000_000,
+                          thread="MainThread", context="app",
+                          location=("app", "check", 12, 7))
     assert _plain_message(fields) is not None
     for unusual in (dict(extra={"nested": {"a": 1}}), dict(level="WARN"),
-                    dict(message="x" * 10_000)):
+                    dict(message="x" * 10_000), dict(location=("app", "check", 1.5, 7))):
         assert _plain_message(fields._replace(**unusual)) is None
 
 
 def test_uuids_are_version_4_and_unique() -> None:
     made = [new_uuid() for _ in range(20_000)]
     assert len(set(made)) == len(made)
-    for text in made[:500]:
+    for text in made:
         parsed = uuid.UUID(text)
         assert str(parsed) == text and parsed.version == 4 and parsed.variant == uuid.RFC_4122
+    fixed = {8: "-", 13: "-", 14: "4", 18: "-", 23: "-"}
+    for at in range(36):  # every digit but the fixed ones takes every value
+        assert len({text[at] for text in made}) == (1 if at in fixed else 4 if at == 19 else 16)
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
