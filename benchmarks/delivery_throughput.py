@@ -172,7 +172,8 @@ def failure_event(n: int, config: Config) -> Event:
 
     event = raise_and_catch(n, take)
     assert event is not None
-    event.telemetry = telemetry.recent(config.telemetry_level, config.telemetry_size)
+    records = telemetry.attach(config.telemetry_size, config.telemetry_level)
+    event.telemetry = records.snapshot(config.telemetry_level, config.telemetry_size)
     return event
 
 

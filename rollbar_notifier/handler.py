@@ -34,7 +34,7 @@ import threading
 from types import FrameType
 from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
-from .bounded import safe_str
+from .bounded import MAX_MESSAGE, safe_str
 from .config import Config
 from .event import ReportFields, Stack
 from .hooks import install_excepthook
@@ -60,8 +60,9 @@ REPORT_FIELDS: Dict[str, Union[type, Tuple[type, ...]]] = {
 the type they need for that. Frameworks put other things under the same names (Django
 logs ``extra={"request": HttpRequest}``): those stay in ``data.custom``."""
 
-NO_FIELDS: Mapping[str, Any] = {}
-"""The item's own fields of a record that sets none (shared: never changed)."""
+OwnFields = Tuple[Optional[str], Optional[str], Optional[str], Any, Any]
+"""The values of :data:`REPORT_FIELDS` a record sets, in that order, ``None`` where unset."""
+NO_FIELDS: OwnFields = (None, None, None, None, None)
 
 STRUCTLOG_OWN_KEYS = frozenset({"event", "level", "exc_info", "stack_info", "timestamp"})
 """Keys of a structlog event dict that are not the user's data."""
@@ -112,12 +113,14 @@ class RollbarHandler(logging.Handler):
         """
         if record.levelno < self.level or is_excluded(record) or getattr(_state, "active", False):
             return False
-        result = self.filter(record) if self.filters else True
-        if isinstance(result, logging.LogRecord):
-            record = result
-        if result:
-            self.emit(record)
-        return bool(result)
+        if self.filters:
+            result = self.filter(record)
+            if not result:
+                return False
+            if isinstance(result, logging.LogRecord):
+                record = result
+        self.emit(record)
+        return True
 
     def emit(self, record: logging.LogRecord) -> None:
         _state.active = True
@@ -160,28 +163,29 @@ class RollbarHandler(logging.Handler):
         rest (copies, hashing, telemetry events) to capture and the senders."""
         text = self._message(record)
         custom = _extra(record)
-        own = _own_fields(custom) if custom else NO_FIELDS
+        context, fingerprint, title, person, request = \
+            _own_fields(custom) if custom else NO_FIELDS
         exc_info = record.exc_info
         exception = (type(exc_info[1]), exc_info[1], exc_info[2]) \
             if exc_info and exc_info[1] is not None else None
         taken = scope_for(exception[1] if exception else None)
-        context = own.get("context")
         if context is None and not taken.context:
             context = record.name
         stack = group = None
         if exception is None:
-            if self.fingerprint_messages and "fingerprint" not in own:
+            if self.fingerprint_messages and fingerprint is None:
                 group = message_group(record)
-            call_site = _call_site(record) if record.stack_info else None
-            if call_site is not None:
-                stack = Stack(call_site, record.levelname)
-            elif record.stack_info:
-                custom["stack_info"] = record.stack_info
+            if record.stack_info:
+                call_site = _call_site(record)
+                if call_site is not None:
+                    stack = Stack(call_site, record.levelname)
+                else:
+                    custom["stack_info"] = record.stack_info
         # By position, in field order: half the cost of keywords, on every record.
         return notifier.report(ReportFields(
             exception, text, stack, from_logging(record.levelno),
-            text if exception or stack else None, custom or None, own.get("request"),
-            own.get("person"), own.get("fingerprint"), group, own.get("title"), context, None,
+            text if exception or stack else None, custom or None, request, person,
+            fingerprint, group, title, context, None,
             notifier.telemetry(record, taken) if self.telemetry else [],
             int(record.created), record.threadName,
             (record.module, record.funcName, record.lineno, record.process)))
@@ -200,7 +204,7 @@ class RollbarHandler(logging.Handler):
             text = safe_str(record.msg)
         if record.exc_info:
             text = text.split(TRACEBACK_HEADER, 1)[0]
-        return safe_str(text)
+        return text if type(text) is str and len(text) <= MAX_MESSAGE else safe_str(text)
 
 
 def message_group(record: logging.LogRecord) -> str:
@@ -216,15 +220,19 @@ def message_group(record: logging.LogRecord) -> str:
     return f"{record.name}\n{template}"
 
 
-def _own_fields(custom: Dict[str, Any]) -> Mapping[str, Any]:
+def _own_fields(custom: Dict[str, Any]) -> OwnFields:
     """Take the ``extra=`` keys that set the item's own fields out of ``custom``."""
-    own: Dict[str, Any] = {}
-    for name, kind in REPORT_FIELDS.items():
-        value = custom.get(name)
-        if isinstance(value, kind):
-            del custom[name]
-            own[name] = value
-    return own
+    context, fingerprint, title, person, request = (
+        _take(custom, name, kind) for name, kind in REPORT_FIELDS.items())
+    return context, fingerprint, title, person, request
+
+
+def _take(custom: Dict[str, Any], name: str, kind: Union[type, Tuple[type, ...]]) -> Any:
+    value = custom.get(name)
+    if not isinstance(value, kind):
+        return None
+    del custom[name]
+    return value
 
 
 def _own_notifier(options: Dict[str, Any]) -> Notifier:

@@ -59,11 +59,12 @@ class Notifier:
             warn(log, "rollbar_notifier: no access_token (option or ROLLBAR_ACCESS_TOKEN); "
                  "nothing will be reported")
         self._sender: Optional[Sender] = None
+        self._records: Optional[telemetry.TelemetryCollector] = None
         if self.active:
             self._sender = (BlockingSender(config, self.transport) if config.mode == "blocking"
                             else Worker(config, self.transport, self.report))
-            if config.telemetry_size:
-                telemetry.attach(config.telemetry_size, config.telemetry_level)
+            if config.telemetry_size > 0:
+                self._records = telemetry.attach(config.telemetry_size, config.telemetry_level)
         self._once = Once()
         self._closed = False
 
@@ -173,9 +174,15 @@ class Notifier:
                   scope: Optional[Scope] = None) -> Optional[LazyTelemetry]:
         """The recent log records (but ``exclude``) of ``scope`` (default: the current one)
         and of no scope, as this notifier attaches them."""
-        owner = (current_scope() if scope is None else scope).owner
-        return telemetry.recent(self.config.telemetry_level, self.config.telemetry_size,
-                                exclude, owner)
+        records = self._records
+        if records is None:
+            return None  # nothing is collected for this notifier: no telemetry key
+        try:
+            return records.snapshot(self.config.telemetry_level, self.config.telemetry_size,
+                                    exclude, (current_scope() if scope is None else scope).owner)
+        except Exception:
+            log.debug("rollbar_notifier: reading telemetry failed", exc_info=True)
+            return None
 
     def flush(self, timeout: Optional[float] = None) -> bool:
         """Wait up to ``timeout`` for the queue to empty.

@@ -38,7 +38,6 @@ import threading
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Union
 
 from .bounded import safe_str
-from .event import LazyTelemetry
 from .levels import from_logging
 from .scope import Owner, current_scope
 from .scrub import Scrubbed, Scrubber
@@ -330,17 +329,3 @@ def attach(size: int, level: int) -> TelemetryCollector:
         logging.setLogRecordFactory(factory)
         _collector = collector
         return collector
-
-
-def recent(level: int, limit: int, exclude: Optional[logging.LogRecord] = None,
-           owner: Optional[Owner] = None) -> Optional[LazyTelemetry]:
-    """Telemetry for an item of ``owner``'s block, or ``None`` when nothing is collected
-    (so the key is omitted)."""
-    collector = _collector
-    if collector is None or limit <= 0:
-        return None
-    try:
-        return collector.snapshot(level, limit, exclude, owner)
-    except Exception:
-        log.debug("rollbar_notifier: reading telemetry failed", exc_info=True)
-        return None
