@@ -151,15 +151,32 @@ class Budget:
         if shared is None:
             shared = Shared(limits.max_nodes, limits.max_chars)
         self.shared = shared
+        self.seen: Set[int] = set()
+        self.open(reserve)
+
+    def open(self, reserve: Tuple[int, int] = (0, 0)) -> None:
+        """Start a copy with what the limits allow and the pool has left: after
+        :meth:`close`, one budget serves the next copy (a capture's frames one by one)."""
+        limits, shared = self.limits, self.shared
         nodes, chars = shared.nodes - reserve[0], shared.chars - reserve[1]
         self.nodes = limits.max_nodes if limits.max_nodes < nodes else nodes
         self.chars = limits.max_chars if limits.max_chars < chars else chars
         self.taken = (self.nodes, self.chars)
-        self.seen: Set[int] = set()
 
     def copy(self, value: Any) -> Any:
-        """A bounded copy of ``value`` drawn from this budget (see :func:`snapshot`)."""
-        if type(value) is dict:  # most values are not: they skip the flat check
+        """A bounded copy of ``value`` drawn from this budget (see :func:`snapshot`).
+
+        Most locals are short strings, plain numbers and small flat dicts: those are
+        copied here as :func:`_snapshot` would, without its general steps.
+        """
+        kind = type(value)
+        if kind is str:
+            self.nodes -= 1
+            return self.cut(value, self.limits.max_string)
+        if (kind is int and -(2**63) <= value < 2**63) or value is None or kind is bool:
+            self.nodes -= 1
+            return value
+        if kind is dict:
             size = flat_size(value, self.limits)
             # The walk checks its budget before each item: a flat copy must leave some over.
             if size is not None and size[0] <= self.nodes and size[1] < self.chars:

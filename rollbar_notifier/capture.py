@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import math
+import operator
 import sys
 import threading
 import time
@@ -58,6 +59,7 @@ CAPTURE_SECONDS = 0.5
 placeholder: a slow ``__repr__`` must not hold up the caller for long."""
 
 _T = TypeVar("_T")
+_FRAME_NAMES = tuple(map(operator.attrgetter, ("filename", "method", "class_name")))
 
 
 def exc_info_of(exc: ExceptionArg) -> Optional[ExcInfo]:
@@ -200,8 +202,8 @@ class _Capture:
         for trace in event.traces:
             chars += len(trace.class_name) + len(trace.message)
             frames += len(trace.frames)
-            for frame in trace.frames:
-                chars += len(frame.filename) + len(frame.method) + len(frame.class_name or "")
+            for name in _FRAME_NAMES:  # by C-level maps: a trace may have 250 frames
+                chars += sum(map(len, filter(None, map(name, trace.frames))))
         return EVENT_BYTES + FRAME_BYTES * frames + NODE_BYTES * nodes + chars
 
     # -- arguments -----------------------------------------------------------------------

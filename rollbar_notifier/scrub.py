@@ -213,17 +213,22 @@ class Scrubber:
             return value
         if isinstance(value, dict):
             frame = "filename" in value and "lineno" in value
+            keys = self._keys
             result = {}
             for k, v in value.items():
                 if type(k) is str:
-                    name, sensitive = self._key(k)
+                    name, sensitive = keys.get(k) or self._key(k)  # most keys are known
                     if sensitive and v is not None and v != "":
                         result[name] = SCRUBBED
                         continue
                 else:
                     name = k
-                result[name] = v if type(v) in _ATOMS else self._walk(
-                    v, k, source or (frame and k in _SOURCE_KEYS))
+                kind = type(v)
+                if kind in _ATOMS:
+                    result[name] = v
+                    continue
+                inner = source or (frame and k in _SOURCE_KEYS)
+                result[name] = self._text(v, inner) if kind is str else self._walk(v, k, inner)
             return result
         if isinstance(value, str):
             return self._text(value, source)
@@ -232,7 +237,8 @@ class Scrubber:
                 return self._argv(value)
             if key != "argspec" and not source and self._is_secret_pair(value):
                 return [value[0], SCRUBBED]
-            return [self._walk(item, None, source) for item in value]
+            return [self._text(item, source) if type(item) is str
+                    else self._walk(item, None, source) for item in value]
         return value
 
     def _key(self, key: str) -> Tuple[str, bool]:

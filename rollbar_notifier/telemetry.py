@@ -32,6 +32,7 @@ log is one context variable read per record.
 
 from __future__ import annotations
 
+import functools
 import logging
 import operator
 import threading
@@ -233,7 +234,7 @@ class Snapshot:
 
     def scrubbed(self, scrubber: Scrubber) -> List[Dict[str, Any]]:
         """The events as ``scrubber`` makes them, each scrubbed once for every item."""
-        return self._events(lambda entry: entry.scrubbed_by(scrubber))
+        return self._events(functools.partial(_Entry.scrubbed_by, scrubber=scrubber))
 
     def _events(self, make: Callable[[_Entry], Any]) -> List[Dict[str, Any]]:
         entries = _entries(self._shared)

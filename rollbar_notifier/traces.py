@@ -67,6 +67,8 @@ class TraceCapture:
         self.locals_omitted = False
         self.argspecs: Dict[int, ArgSpec] = {}
         """By code object: a recursion shows the same one in many frames."""
+        self._budget = Budget(FRAME_LIMITS, locals_pool)
+        """Opened for each frame's locals in turn."""
 
     def chain(self, exc: BaseException, tb: Any) -> List[Trace]:
         """The reported exception first, then group members, then its cause or context."""
@@ -156,7 +158,8 @@ class TraceCapture:
         if spec is None:
             spec = self.argspecs[id(code)] = _argspec(code)
         frame.argspec, frame.varargspec, frame.keywordspec, spent_on_names = spec
-        budget = Budget(FRAME_LIMITS, pool)
+        budget = self._budget
+        budget.open()
         copy = budget.copy
         try:
             result = {(name[:MAX_IDENTIFIER] if type(name) is str else _identifier(name)):
