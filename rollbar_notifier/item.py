@@ -3,12 +3,13 @@
 This is the whole off-thread data path in one place, so the worker, blocking mode and
 the 413 rebuild all produce items the same way.
 
-Most of an item's scrubbing is of text that comes again in item after item: the
-source lines around each frame and the recent log records. Each is scrubbed once, by
-the builder's scrubber, and shared (:class:`~.scrub.Scrubbed`); only what is new to an
-item is scrubbed for it. An event with far too many frames is cut before it is built
-(:func:`~.truncate.precut`), so that an item is encoded once in the common case and a
-fit never encodes much more than twice the limit.
+Most of an item's scrubbing is of text that comes again in item after item: what a
+frame shows but its locals (names, source lines, argument names) and the recent log
+records. Each is scrubbed once, by the builder's scrubber, and shared
+(:class:`~.scrub.Scrubbed`); only what is new to an item is scrubbed for it. An event
+with far too many frames is cut before it is built (:func:`~.truncate.precut`), so that
+an item is encoded once in the common case and a fit never encodes much more than twice
+the limit.
 """
 
 from __future__ import annotations
@@ -20,18 +21,18 @@ from typing import Any, Dict, List, Optional, Tuple
 from .bounded import PAYLOAD_LIMITS, snapshot
 from .config import Config
 from .contract import BODY_KINDS
-from .event import Event
-from .payload import build_payload, source_lines, telemetry_events
-from .scrub import Scrubber
+from .event import Event, Frame
+from .payload import build_payload, frame_dict, telemetry_events
+from .scrub import Scrubbed, Scrubber
 from .telemetry import Snapshot
 from .truncate import Precut, add_diagnostic, encode, fit, precut
 
 log = logging.getLogger(__name__)
 
-MAX_SOURCES_KEPT = 4096
-"""Frames (file and line) whose scrubbed source lines the builder keeps; past it, it
-starts over. A file edited while the program runs is read anew only then, as
-``linecache`` would serve its old lines until checked anyway."""
+MAX_FRAMES_KEPT = 4096
+"""Frames (file, line, names) whose scrubbed form the builder keeps; past it, it starts
+over. A file edited while the program runs is read anew only then, as ``linecache``
+would serve its old lines until checked anyway."""
 
 
 class ItemBuilder:
@@ -41,7 +42,7 @@ class ItemBuilder:
         self.config = config
         secrets = (config.access_token,) if config.access_token else ()
         self.scrubber = Scrubber(config.scrub_fields, secrets, config.scrub_patterns)
-        self._sources: Dict[Tuple[str, Optional[int]], Dict[str, Any]] = {}
+        self._frames: Dict[Tuple[Any, ...], Scrubbed] = {}
 
     def build(self, event: Event, limit: Optional[int] = None) -> Optional[bytes]:
         """The encoded item, or ``None`` when ``before_send`` dropped it. Never raises."""
@@ -75,23 +76,25 @@ class ItemBuilder:
 
     def payload(self, event: Event) -> Dict[str, Any]:
         """The item before scrubbing; its shared parts come scrubbed already."""
-        return _noted(build_payload(event, self.config, self._source, self._telemetry),
+        return _noted(build_payload(event, self.config, self._frame, self._telemetry),
                       event.diagnostic)
 
-    def _source(self, filename: str, lineno: Optional[int]) -> Dict[str, Any]:
-        """A frame's source lines, scrubbed once. The code line is scrubbed again with the
-        frame (a string cannot be marked as done), its neighbours are not."""
-        key = (filename, lineno)
-        found = self._sources.get(key)
-        if found is None:
-            found = source_lines(filename, lineno)
-            if "context" in found:
-                found["context"] = self.scrubber.scrubbed(found["context"], "context",
-                                                          source=True)
-            if len(self._sources) >= MAX_SOURCES_KEPT:
-                self._sources.clear()
-            self._sources[key] = found
-        return found
+    def _frame(self, frame: Frame) -> Dict[str, Any]:
+        """A frame scrubbed in two parts: what every item passing through its line shows
+        (names, source lines, argument names), scrubbed once; and its locals. Each item
+        gets a dict of its own: the truncation ladder takes keys out of it."""
+        key = (frame.filename, frame.lineno, frame.method, frame.class_name,
+               frame.varargspec, frame.keywordspec, *frame.argspec)
+        shared = self._frames.get(key)
+        if shared is None:
+            shared = self.scrubber.scrubbed(frame_dict(frame, with_locals=False))
+            if len(self._frames) >= MAX_FRAMES_KEPT:
+                self._frames.clear()
+            self._frames[key] = shared
+        result = Scrubbed(shared, self.scrubber)
+        if frame.locals is not None:
+            result.update(self.scrubber.scrub({"locals": frame.locals}))
+        return result
 
     def _telemetry(self, event: Event) -> List[Dict[str, Any]]:
         """Collected log records come scrubbed, once each; a list the caller gave is

@@ -38,18 +38,18 @@ MAX_SOURCE_LINE = 500
 log = logging.getLogger(__name__)
 
 
-Source = Callable[[str, Optional[int]], Dict[str, Any]]
-"""A frame's ``code`` and ``context``, from its file and line (empty when unknown)."""
+FrameShape = Callable[[Frame], Dict[str, Any]]
+"""A frame as the item shows it."""
 Events = Callable[[Event], List[Dict[str, Any]]]
 """The telemetry events of an item."""
 
 
-def build_payload(event: Event, config: Config, source: Optional[Source] = None,
+def build_payload(event: Event, config: Config, frame: Optional[FrameShape] = None,
                   telemetry: Optional[Events] = None) -> Dict[str, Any]:
     """Return the complete item for ``event``; every optional field present only when set.
 
-    ``source`` and ``telemetry`` (default: read them now) let the item builder hand in
-    parts it made once, already scrubbed, for many items.
+    ``frame`` and ``telemetry`` (default: made now) let the item builder hand in parts
+    it made once, already scrubbed, for many items.
     """
     data: Dict[str, Any] = {
         "environment": config.environment[:MAX_ENVIRONMENT],
@@ -58,7 +58,7 @@ def build_payload(event: Event, config: Config, source: Optional[Source] = None,
         "uuid": event.uuid,
         "language": "python",
         "platform": config.platform,
-        "body": _body(event, source or source_lines, telemetry or telemetry_events),
+        "body": _body(event, frame or frame_dict, telemetry or telemetry_events),
         "server": _server(config),
         "notifier": {"name": NOTIFIER_NAME, "version": __version__},
         "custom": {"thread": event.thread, **(event.extra or {}),
@@ -129,15 +129,15 @@ def _as_object(value: Any) -> Optional[Dict[str, Any]]:
     return None
 
 
-def _body(event: Event, source: Source, telemetry: Events) -> Dict[str, Any]:
+def _body(event: Event, frame: FrameShape, telemetry: Events) -> Dict[str, Any]:
     body: Dict[str, Any]
     if not event.traces:
         body = {"message": {"body": event.message or ""}}
     elif len(event.traces) == 1:
-        body = {"trace": _trace(event.traces[0], event.description, source)}
+        body = {"trace": _trace(event.traces[0], event.description, frame)}
     else:
         body = {"trace_chain": [
-            _trace(trace, event.description if index == 0 else None, source)
+            _trace(trace, event.description if index == 0 else None, frame)
             for index, trace in enumerate(event.traces)
         ]}
     events = telemetry(event)
@@ -157,30 +157,32 @@ def telemetry_events(event: Event) -> List[Dict[str, Any]]:
         return []
 
 
-def _trace(trace: Trace, description: Optional[str], source: Source) -> Dict[str, Any]:
+def _trace(trace: Trace, description: Optional[str], shape: FrameShape) -> Dict[str, Any]:
     exception: Dict[str, Any] = {"class": trace.class_name, "message": trace.message}
     if description:
         exception["description"] = description
-    result: Dict[str, Any] = {"frames": [_frame(frame, source) for frame in trace.frames],
+    result: Dict[str, Any] = {"frames": list(map(shape, trace.frames)),
                               "exception": exception}
     if trace.omitted_frames:
         result["omitted_frames"] = trace.omitted_frames
     return result
 
 
-def _frame(frame: Frame, source: Source) -> Dict[str, Any]:
+def frame_dict(frame: Frame, with_locals: bool = True) -> Dict[str, Any]:
+    """A frame, its source lines read now; without its locals, what every item passing
+    through the same line shows of it."""
     result: Dict[str, Any] = {"filename": frame.filename, "lineno": frame.lineno,
                               "method": frame.method}
     if frame.class_name:
         result["class_name"] = frame.class_name
-    result.update(source(frame.filename, frame.lineno))
+    result.update(source_lines(frame.filename, frame.lineno))
     if frame.argspec:
         result["argspec"] = frame.argspec
     if frame.varargspec:
         result["varargspec"] = frame.varargspec
     if frame.keywordspec:
         result["keywordspec"] = frame.keywordspec
-    if frame.locals is not None:
+    if with_locals and frame.locals is not None:
         result["locals"] = frame.locals
     return result
 

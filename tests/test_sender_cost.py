@@ -173,6 +173,39 @@ def test_source_lines_are_scrubbed_in_every_item_that_shows_them() -> None:
         assert frame["context"]["pre"][-1].endswith('password = "********"  # noqa: F841')
 
 
+def test_a_frame_shared_by_items_is_theirs_to_cut_and_its_locals_are_their_own() -> None:
+    """What a frame shows but its locals is scrubbed once for every item passing through
+    its line: one item's truncation ladder taking keys out of its frames, or another
+    item's locals, must not show in the next item."""
+    def leaky(blob: str, api_key: str) -> None:
+        password = "hunter2-in-the-source"  # noqa: F841
+        raise ValueError("from a line that holds a secret")
+
+    def event_of(blob: str, key: str) -> Event:
+        try:
+            leaky(blob, key)
+        except ValueError as exc:
+            captured = capture_exception(exc)
+        assert captured is not None
+        return captured
+
+    items = builder()
+    cut = items.build(event_of("b" * 4000, "k1-secret"), limit=2500) or b""
+    assert len(cut) <= 2500 and b"hunter2" not in cut
+    for key in ("k2-secret", "k3-secret"):
+        body = items.build(event_of("small", key)) or b""
+        frame = json.loads(body)["data"]["body"]["trace"]["frames"][-1]
+        assert frame["context"]["pre"][-1].endswith('password = "********"  # noqa: F841')
+        assert frame["code"].strip().startswith("raise ValueError")
+        assert frame["argspec"] == ["blob", "api_key"]
+        assert frame["locals"]["blob"] == "small"
+        assert frame["locals"]["api_key"] == "********"
+        assert b"hunter2" not in body
+    first = items.payload(event_of("first", "k4-secret"))  # two senders build at once
+    items.payload(event_of("second", "k5-secret"))
+    assert first["data"]["body"]["trace"]["frames"][-1]["locals"]["blob"] == "first"
+
+
 PADDING = "# " + "p" * 480
 """Generated code has long lines: each frame then shows seven of them."""
 
