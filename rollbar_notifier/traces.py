@@ -145,7 +145,8 @@ class TraceCapture:
         budget runs out midway still lists its locals, their values cut short."""
         try:
             mapping = raw.f_locals
-            items = islice(mapping.items(), MAX_LOCALS)
+            items = mapping.items() if len(mapping) <= MAX_LOCALS else \
+                islice(mapping.items(), MAX_LOCALS)
         except Exception:
             return
         pool = self.locals
@@ -180,7 +181,8 @@ def _frame(raw: Any, lineno: Optional[int]) -> Frame:
     try:
         code = getattr(raw, "f_code", None)
         filename, method, class_name = _code_names(code)
-        linecache.lazycache(filename, getattr(raw, "f_globals", None) or {})
+        if filename not in linecache.cache:  # most frames' files are read already
+            linecache.lazycache(filename, getattr(raw, "f_globals", None) or {})
         if lineno is None:
             lineno = _line(getattr(raw, "f_lineno", None))
         return Frame(filename, lineno, method, class_name=class_name)
