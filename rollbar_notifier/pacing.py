@@ -8,27 +8,37 @@ is what an error reporter must never do. Worse than the CPU they take is how oft
 they take the interpreter: a thread the program wakes (a request handler, a heartbeat)
 waits behind every thread that asks for the GIL at the same time.
 
-So while items wait in the queue and nobody waits for them, the senders build items one
-at a time (building is most of an item's CPU), and together keep to :data:`BUSY_SHARE`
-of the time: after each item, a sender rests in proportion to the CPU time the item cost
-it. Time spent waiting for the server counts as rest, and holds no turn: against a slow
-server every sender still has a request in flight. There is no turn and no rest when
-the queue is empty, nor while somebody waits for it to empty (``flush``, the exit):
-then delivering is all that is left to do.
+So while the program reports faster than they send and nobody waits for the queue, the
+senders build items one at a time (building is most of an item's CPU), and together
+keep to :data:`BUSY_SHARE` of the time: every paced item's CPU time moves one clock,
+shared by the senders, forward by that time over the share, and a paced sender starts
+building only once the clock allows. Time spent waiting (for the server, for the interpreter)
+lets the clock fall behind the present, so it counts as rest, and holds no turn: against
+a slow server every sender still has a request in flight. The clock is shared so that
+the share holds from a burst's first items, when every idle sender wakes at once. There
+is no turn and no wait when the senders keep up, nor while somebody waits for the
+queue to empty (``flush``, the exit): then delivering is all that is left to do.
 """
 
 from __future__ import annotations
 
 BUSY_SHARE = 0.2
 """Of the wall-clock time, what the senders of one notifier may spend working while
-items wait, all together (each keeps to its part): a program reporting in a tight loop
-keeps at least the rest."""
+items wait, all together: a program reporting in a tight loop keeps at least the rest."""
 
 
-def rest_after(cpu: float, elapsed: float, share: float = BUSY_SHARE) -> float:
-    """Seconds to rest after an item that cost ``cpu`` seconds of CPU over ``elapsed``
-    seconds, so as to keep to ``share`` of the time. Time the item spent waiting (for
-    the server, for the GIL) already counts as rest."""
-    if cpu <= 0 or share <= 0:
-        return 0.0
-    return max(cpu / share - elapsed, 0.0)
+def start_item(clock: float, now: float, expected: float, share: float = BUSY_SHARE) -> float:
+    """The pace clock once a paced item starts at ``now``, charged the CPU time it is
+    ``expected`` to cost: the next may start then. A clock behind ``now`` (the senders
+    waited, for the server or the interpreter, or had nothing to do) owes nothing."""
+    if share <= 0:
+        return now
+    return max(clock, now) + max(expected, 0.0) / share
+
+
+def end_item(clock: float, expected: float, cpu: float, share: float = BUSY_SHARE) -> float:
+    """The pace clock once an item charged ``expected`` as it started turned out to cost
+    ``cpu``: charged at the start, senders starting side by side count before any ends."""
+    if share <= 0:
+        return clock
+    return clock + (cpu - expected) / share

@@ -24,7 +24,7 @@ import queue
 import random
 import threading
 import time
-from typing import Callable, List, Optional, Union
+from typing import Callable, Dict, List, Optional, Union
 
 from . import lifecycle, losses, pacing, signals
 from .blocking import OutageAwareDelivery
@@ -95,6 +95,12 @@ class Worker:
         """Set while somebody waits for the queue to empty, and once closing: no rests."""
         self._turn = threading.Lock()
         """Held by the one sender building an item while the senders are paced (:meth:`_busy`)."""
+        self._pace = 0.0
+        """When a paced sender may start building (see :mod:`.pacing`); on ``_clock``."""
+        self._cost = 0.0
+        """The CPU time of the last item: what the next paced one is charged as it starts."""
+        self._charged: Dict[int, float] = {}
+        """By sender thread: what its item in hand was charged as it started."""
         self._waiting = 0
         self._lost = 0
         self._late_lost = 0
@@ -245,10 +251,9 @@ class Worker:
                 self._queue.task_done()
                 return
             paced = self._busy()
-            cpu, started = time.thread_time(), self._clock()
+            cpu = time.thread_time()
             self._handle(item, policy, paced)
-            if paced:
-                self._rest(time.thread_time() - cpu, self._clock() - started)
+            self._settle(time.thread_time() - cpu)
 
     def _handle(self, item: QueueItem, policy: RetryPolicy, paced: bool) -> None:
         try:
@@ -264,11 +269,15 @@ class Worker:
             self._queue.task_done()
 
     def _busy(self) -> bool:
-        """Whether items wait with nobody waiting for them: the program reports faster
-        than the senders send. Then they build items one at a time, and rest between
-        items (see :mod:`.pacing`): each sender that works or waits for the interpreter
-        is one more thread the program's own threads queue behind."""
-        return not self._queue.empty() and not self._hurry.is_set()
+        """Whether the program reports faster than the senders send, with nobody waiting
+        for the queue: items wait, or another sender is on one still. Then they build
+        items one at a time, and rest between items (see :mod:`.pacing`): each sender
+        that works or waits for the interpreter is one more thread the program's own
+        threads queue behind. A burst's first item goes out at full speed, not its first
+        few: idle senders all wake for its first reports."""
+        queue = self._queue
+        return not self._hurry.is_set() and (
+            not queue.empty() or queue.unfinished - queue.size > 1)
 
     def _take_turn(self) -> bool:
         """Wait for the turn to build; ``False`` once somebody waits for the queue (a
@@ -278,11 +287,25 @@ class Worker:
                 return True
         return False
 
-    def _rest(self, cpu: float, elapsed: float) -> None:
-        """A flush or close cuts the rest short."""
-        seconds = pacing.rest_after(cpu, elapsed, pacing.BUSY_SHARE / self.config.senders)
+    def _start_paced(self) -> None:
+        """Wait until the pace clock allows an item (a flush or close cuts it short), then
+        charge it what the last paced item cost: senders starting side by side, as in a
+        burst's first items, count before any of them ends."""
+        seconds = self._pace - self._clock()
         if seconds > 0 and not self._hurry.is_set():
             self._hurry.wait(seconds)
+        with self._lock:
+            self._charged[threading.get_ident()] = self._cost
+            self._pace = pacing.start_item(self._pace, self._clock(), self._cost)
+
+    def _settle(self, cpu: float) -> None:
+        """Charge what an item charged as it started cost beyond (or short of) that; any
+        item tells what the next may cost."""
+        with self._lock:
+            charged = self._charged.pop(threading.get_ident(), None)
+            if charged is not None:
+                self._pace = pacing.end_item(self._pace, charged, cpu)
+            self._cost = cpu
 
     def _process(self, event: Event, policy: RetryPolicy, paced: bool) -> None:
         job = self._build(event, paced)
@@ -295,6 +318,8 @@ class Worker:
         server still has every sender sending."""
         turn = paced and self._take_turn()
         try:
+            if turn:
+                self._start_paced()
             return self.delivery.job_for(event)
         finally:
             if turn:
