@@ -317,13 +317,12 @@ def _location(value: Any) -> Optional[Location]:
     if type(value) is not tuple or len(value) != 4:
         return None
     module, function, lineno, process = value
+    plain_lineno, plain_process = _plain_int(lineno), _plain_int(process)
     if (type(module) is str and type(function) is str and len(module) <= MAX_IDENTIFIER
-            and len(function) <= MAX_IDENTIFIER
-            and ((type(lineno) is int and -(2**63) <= lineno < 2**63) or lineno is None)
-            and ((type(process) is int and -(2**63) <= process < 2**63) or process is None)):
+            and len(function) <= MAX_IDENTIFIER and plain_lineno and plain_process):
         return value
     return (safe_str(module, MAX_IDENTIFIER), safe_str(function, MAX_IDENTIFIER),
-            lineno if _plain_int(lineno) else None, process if _plain_int(process) else None)
+            lineno if plain_lineno else None, process if plain_process else None)
 
 
 def _plain_int(value: Any) -> bool:
