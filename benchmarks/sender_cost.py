@@ -1,12 +1,13 @@
 """CPU a sender thread spends on one exception item, stage by stage.
 
 A sender builds the payload (frames, which come scrubbed but for their locals, and
-telemetry events), scrubs the rest, encodes it (fitting it to the limit) and posts it. Each stage is timed on its own with
-``time.thread_time`` (CPU of this thread only, so waiting for the server does not
-count), over the same items as ``delivery_throughput.py``: 12 frames with locals and
-50 telemetry events each. The builder's shared parts are warm, as on a sender that has
-sent before. The baseline, in the same run: the CPU one ``requests.Session().post`` of
-the same body costs, the way a plain client sends it.
+telemetry events), scrubs the rest, encodes it (fitting it to the limit) and posts it.
+Each stage is timed on its own with ``time.thread_time`` (CPU of this thread only, so
+waiting for the server does not count), over the same items as
+``delivery_throughput.py``: 12 frames with locals and 50 telemetry events each. The
+builder's shared parts are warm, as on a sender that has sent before. The baseline, in
+the same run: the CPU one ``requests.Session().post`` of the same body costs, the way a
+plain client sends it.
 Usage: ``python benchmarks/sender_cost.py [--rounds N] [--count N]``.
 """
 

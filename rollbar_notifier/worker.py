@@ -271,7 +271,7 @@ class Worker:
     def _busy(self) -> bool:
         """Whether the program reports faster than the senders send, with nobody waiting
         for the queue: items wait, or another sender is on one still. Then they build
-        items one at a time, and rest between items (see :mod:`.pacing`): each sender
+        items one at a time, on a pace clock they share (see :mod:`.pacing`): each sender
         that works or waits for the interpreter is one more thread the program's own
         threads queue behind. A burst's first item goes out at full speed, not its first
         few: idle senders all wake for its first reports."""
@@ -299,8 +299,8 @@ class Worker:
             self._pace = pacing.start_item(self._pace, self._clock(), self._cost)
 
     def _settle(self, cpu: float) -> None:
-        """Charge what an item charged as it started cost beyond (or short of) that; any
-        item tells what the next may cost."""
+        """Correct the pace clock by what an item charged as it started really cost; any
+        item tells what the next one may cost."""
         with self._lock:
             charged = self._charged.pop(threading.get_ident(), None)
             if charged is not None:
